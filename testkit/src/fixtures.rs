@@ -26,8 +26,8 @@ pub fn rsvp_file() -> PathBuf {
 /// Every line of the recorded RSVP stream, byte for byte (1,541 records).
 pub fn rsvp_lines() -> Vec<Vec<u8>> {
     let path = rsvp_file();
-    let text = std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.split(|b| *b == b'\n')
         .filter(|line| !line.is_empty())
         .map(<[u8]>::to_vec)

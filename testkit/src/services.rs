@@ -114,7 +114,10 @@ fn require_reachable(service: &str, host_port: &str) {
     let reachable = addrs
         .iter()
         .any(|a| TcpStream::connect_timeout(a, Duration::from_secs(3)).is_ok());
-    assert!(reachable, "{service} at {first} is unreachable: {HOW_TO_FIX}");
+    assert!(
+        reachable,
+        "{service} at {first} is unreachable: {HOW_TO_FIX}"
+    );
 }
 
 /// The real Kafka broker.
