@@ -63,29 +63,10 @@ fn main() -> ExitCode {
         // wanted, which is not an error worth a message.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let _ = writeln!(io::stderr(), "billabong: error: {}", render(&err));
+            let _ = writeln!(io::stderr(), "billabong: error: {err:#}");
             ExitCode::from(FAILURE)
         }
     }
-}
-
-/// The error and its causes on one line, `: `-separated.
-///
-/// Some library errors print their source in their own message and also return
-/// it from `source()` (`producer`'s `RaceDataError::Io` does), which anyhow's
-/// `{:#}` would print twice; a cause that the line already ends with is left out.
-fn render(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.is_empty() {
-            line = text;
-        } else if !line.ends_with(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-    }
-    line
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -99,36 +80,10 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
-    fn command_line_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    /// An error that, like `RaceDataError::Io`, prints its source and returns it.
-    #[derive(Debug)]
-    struct Echoing(io::Error);
-
-    impl std::fmt::Display for Echoing {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "a.csv: {}", self.0)
-        }
-    }
-
-    impl std::error::Error for Echoing {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.0)
-        }
-    }
-
-    #[test]
-    fn render_prints_each_cause_once() {
-        let io_err = || io::Error::new(io::ErrorKind::NotFound, "gone");
-        let err = anyhow::Error::new(Echoing(io_err())).context("cannot load");
-        assert_eq!(render(&err), "cannot load: a.csv: gone");
-        let err = anyhow::Error::new(io_err()).context("cannot open x");
-        assert_eq!(render(&err), "cannot open x: gone");
+    fn broken_pipe_is_found_anywhere_in_the_chain() {
+        let err = anyhow::Error::new(io::Error::from(io::ErrorKind::NotFound)).context("open x");
         assert!(!is_broken_pipe(&err));
         let pipe = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("w");
         assert!(is_broken_pipe(&pipe));

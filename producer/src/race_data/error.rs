@@ -16,7 +16,7 @@ pub enum RaceDataError {
         name: String,
     },
     /// A file could not be opened or read.
-    #[error("{}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -24,7 +24,7 @@ pub enum RaceDataError {
         source: std::io::Error,
     },
     /// The CSV reader rejected the bytes (bad quoting, invalid UTF-8...).
-    #[error("{}:{line}: malformed CSV: {source}", path.display())]
+    #[error("{}:{line}: malformed CSV", path.display())]
     Csv {
         /// The file.
         path: PathBuf,

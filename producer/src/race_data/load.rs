@@ -20,6 +20,9 @@ pub enum RaceDataset {
 }
 
 impl RaceDataset {
+    /// Every data set, in the order `--help` lists them.
+    pub const ALL: [RaceDataset; 2] = [RaceDataset::Fia, RaceDataset::Ergast];
+
     /// The name used in race ids and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
