@@ -34,7 +34,11 @@ pub(crate) fn timestamp_ms() -> DataType {
 
 /// A `List<Struct<fields>>` type whose items are never null.
 pub(crate) fn list_of(fields: Fields) -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Struct(fields), false)))
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(fields),
+        false,
+    )))
 }
 
 /// Validity bitmap built alongside a column; `None` at finish when all valid.
@@ -249,7 +253,10 @@ impl<'a> Columns<'a> {
             .get(name)?
             .as_struct_opt()
             .ok_or_else(|| shape(&self.path(name), "not a struct"))?;
-        Ok((array, Columns::of_struct(format!("{}.", self.path(name)), array)))
+        Ok((
+            array,
+            Columns::of_struct(format!("{}.", self.path(name)), array),
+        ))
     }
 
     /// The list-of-struct column `name`, its items' children, and the list.
@@ -265,7 +272,10 @@ impl<'a> Columns<'a> {
             .values()
             .as_struct_opt()
             .ok_or_else(|| shape(&self.path(name), "list items are not structs"))?;
-        Ok((list, Columns::of_struct(format!("{}[].", self.path(name)), items)))
+        Ok((
+            list,
+            Columns::of_struct(format!("{}[].", self.path(name)), items),
+        ))
     }
 }
 

@@ -70,6 +70,18 @@ where
     }
 }
 
+/// Deserialises an optional field that, when present, must hold a value:
+/// `#[serde(default, deserialize_with = "present")]`. Absent is `None`; `null`
+/// is rejected as the wrong type, because neither feed ever sends it (a `null`
+/// is a producer bug, and accepting it would make two spellings of "absent").
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// Decodes one JSON message into `T`, with the size limit applied first.
 pub(crate) fn decode<T: DeserializeOwned>(
     bytes: &[u8],
@@ -86,15 +98,21 @@ pub(crate) fn decode<T: DeserializeOwned>(
             ),
         ));
     }
-    match serde_json::from_slice(bytes) {
+    // Checked up front for the whole message: serde_json checks UTF-8 only in
+    // the strings it decodes, so invalid bytes inside an ignored (unknown) key's
+    // value would otherwise pass, and the raw message goes on byte for byte.
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ValidationError::new(ErrorKind::MalformedJson, "", format!("invalid UTF-8: {e}"))
+    })?;
+    match serde_json::from_str(text) {
         Ok(value) => Ok(value),
-        Err(_) => Err(locate_error::<T>(bytes)),
+        Err(_) => Err(locate_error::<T>(text)),
     }
 }
 
 /// Decodes again, tracking the path, to explain a failure found by [`decode`].
-fn locate_error<T: DeserializeOwned>(bytes: &[u8]) -> ValidationError {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+fn locate_error<T: DeserializeOwned>(text: &str) -> ValidationError {
+    let mut de = serde_json::Deserializer::from_str(text);
     let err = match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(_) => match de.end() {
             Err(trailing) => return malformed(&trailing),
@@ -109,9 +127,25 @@ fn locate_error<T: DeserializeOwned>(bytes: &[u8]) -> ValidationError {
         Err(err) => err,
     };
     let inner = err.inner();
+    let message = strip_position(inner);
     match inner.classify() {
-        serde_json::error::Category::Data => {
-            classify_data_error(&err.path().to_string(), strip_position(inner))
+        serde_json::error::Category::Data => classify_data_error(&err.path().to_string(), message),
+        // Valid JSON grammar (`1e400`) that no f64 holds: a range problem of
+        // the field, not a broken message.
+        serde_json::error::Category::Syntax if message == "number out of range" => {
+            ValidationError::new(ErrorKind::OutOfRange, &err.path().to_string(), message)
+        }
+        // serde_json reports a non-string where an enum belongs (`"response":
+        // true`) as a syntax error, "expected value". If the message is
+        // well-formed JSON, the value is merely of the wrong type.
+        serde_json::error::Category::Syntax
+            if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() =>
+        {
+            ValidationError::new(
+                ErrorKind::WrongType,
+                &err.path().to_string(),
+                format!("invalid type: not a value this field can hold ({message})"),
+            )
         }
         _ => malformed(inner),
     }
@@ -132,22 +166,37 @@ fn malformed(err: &serde_json::Error) -> ValidationError {
 
 /// serde reports data errors as text; these prefixes are serde's stable wording.
 fn classify_data_error(path: &str, message: String) -> ValidationError {
-    if let Some(field) = backticked(&message, "missing field `") {
-        let full = if path.is_empty() || path == "." {
-            field.to_owned()
-        } else {
-            format!("{path}.{field}")
-        };
-        return ValidationError::new(ErrorKind::MissingField, &full, message);
+    // Both are raised by the object holding the field, so `path` is the
+    // object's; the field itself is named only in the message.
+    for (prefix, kind) in [
+        ("missing field `", ErrorKind::MissingField),
+        ("duplicate field `", ErrorKind::DuplicateField),
+    ] {
+        if let Some(field) = backticked(&message, prefix) {
+            return ValidationError::new(kind, &child_path(path, field), message);
+        }
     }
-    let kind = if message.starts_with("invalid type") {
+    let kind = if message.starts_with("invalid type") || message.starts_with("invalid length") {
+        // "invalid length" is serde reading a struct from a JSON array (which
+        // it allows) of the wrong length: an array where an object belongs.
         ErrorKind::WrongType
-    } else if message.starts_with("duplicate field") {
-        ErrorKind::DuplicateField
+    } else if message.starts_with("invalid value: integer `") {
+        // An integer that does not fit the field's type (`-1` for a `u32` lap,
+        // 2^64 for an `i64` id): the same class as a lap of 0 or guests of -1.
+        ErrorKind::OutOfRange
     } else {
         ErrorKind::InvalidValue
     };
     ValidationError::new(kind, path, message)
+}
+
+/// `path` of a field of the object at `path` (`""`/`"."` is the root).
+fn child_path(path: &str, field: &str) -> String {
+    if path.is_empty() || path == "." {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
 }
 
 fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
@@ -196,9 +245,34 @@ mod tests {
     #[test]
     fn wrong_type_and_range() {
         let e = err(r#"{"items":[{"n":"1","s":"a"}]}"#);
-        assert_eq!((e.kind, e.path.as_str()), (ErrorKind::WrongType, "$.items[0].n"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::WrongType, "$.items[0].n")
+        );
         let e = err(r#"{"items":[{"n":300,"s":"a"}]}"#);
-        assert_eq!(e.kind, ErrorKind::InvalidValue, "{e}");
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::OutOfRange, "$.items[0].n"),
+            "{e}"
+        );
+        let e = err(r#"{"items":[{"n":-1,"s":"a"}]}"#);
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::OutOfRange, "$.items[0].n"),
+            "{e}"
+        );
+        let e = err(r#"{"items":[{"n":1e400,"s":"a"}]}"#);
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::OutOfRange, "$.items[0].n"),
+            "{e}"
+        );
+        let e = err(r#"{"items":[[1]]}"#);
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::WrongType, "$.items[0]"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -212,7 +286,29 @@ mod tests {
     #[test]
     fn duplicate_keys_are_reported() {
         let e = err(r#"{"items":[],"items":[]}"#);
-        assert_eq!(e.kind, ErrorKind::DuplicateField);
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::DuplicateField, "$.items")
+        );
+        let e = err(r#"{"items":[{"n":1,"n":2,"s":"a"}]}"#);
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::DuplicateField, "$.items[0].n")
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_anywhere_is_malformed() {
+        // Inside an unknown key's value, which serde_json skips unchecked.
+        let fine = "{\"x\":\"\u{fffd}\",\"items\":[]}";
+        decode::<Outer>(fine.as_bytes(), &Limits::default()).expect("valid UTF-8 is fine");
+        let bytes = b"{\"x\":\"\xff\",\"items\":[]}";
+        let e = decode::<Outer>(bytes, &Limits::default()).expect_err("invalid UTF-8");
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::MalformedJson, "$"),
+            "{e}"
+        );
     }
 
     #[test]

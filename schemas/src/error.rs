@@ -100,7 +100,10 @@ mod tests {
 
     #[test]
     fn paths_are_rooted_at_dollar() {
-        assert_eq!(ValidationError::new(ErrorKind::Oversized, "", "x").path, "$");
+        assert_eq!(
+            ValidationError::new(ErrorKind::Oversized, "", "x").path,
+            "$"
+        );
         assert_eq!(
             ValidationError::new(ErrorKind::OutOfRange, "venue.lat", "x").path,
             "$.venue.lat"

@@ -3,10 +3,12 @@
 //!
 //! One JSON object per message, tagged by `type`. Every event carries the
 //! `race_id` it belongs to and `ts`, its event time in ms since the Unix epoch.
+//! Optional fields are left out when unknown, never `null` (a `null` is
+//! `wrong_type`).
 
 use serde::{Deserialize, Serialize};
 
-use crate::decode::{Limits, check_range, decode};
+use crate::decode::{Limits, check_range, decode, present};
 use crate::error::{ErrorKind, Result, ValidationError};
 
 /// One message of the race feed.
@@ -58,10 +60,18 @@ pub struct Circuit {
     /// The data set's circuit key (text or a number as text).
     pub circuit_id: String,
     /// Full name, where the data set has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub name: Option<String>,
     /// Country, where known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub country: Option<String>,
 }
 
@@ -73,18 +83,34 @@ pub struct GridSlot {
     /// Full name.
     pub driver_name: String,
     /// Three-letter code, where known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub driver_code: Option<String>,
     /// Car number, where known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub car_number: Option<u32>,
     /// Team key.
     pub constructor_id: String,
     /// Team name, where known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub constructor_name: Option<String>,
     /// Grid position from 1; absent for a pit-lane start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub grid_position: Option<u32>,
 }
 
@@ -136,7 +162,11 @@ pub struct PitOut {
     /// The car's stop count, from 1.
     pub stop: u32,
     /// Time in the pit lane, ms, where the data set measured it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub duration_ms: Option<i64>,
 }
 
@@ -208,14 +238,22 @@ pub struct ResultRow {
     /// Driver key.
     pub driver_id: String,
     /// Classified position; absent when not classified.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub position: Option<u32>,
     /// Status text of the data set (`"Finish"`, `"+1 LAP"`, `"DNF"`, `"R"`...).
     pub status: String,
     /// Laps completed.
     pub laps: u32,
     /// Championship points, where known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub points: Option<f64>,
 }
 
@@ -395,10 +433,19 @@ mod tests {
         let e = parse(&LAP.replace("lap_completed", "lap_started")).expect_err("type");
         assert_eq!(e.kind, ErrorKind::InvalidValue);
         let e = parse(&LAP.replace("\"type\":\"lap_completed\",", "")).expect_err("no type");
-        assert_eq!((e.kind, e.path.as_str()), (ErrorKind::MissingField, "$.type"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::MissingField, "$.type")
+        );
         let e = parse(&LAP.replace("118245,\"race", "-5,\"race")).expect_err("negative lap time");
-        assert_eq!((e.kind, e.path.as_str()), (ErrorKind::OutOfRange, "$.lap_time_ms"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::OutOfRange, "$.lap_time_ms")
+        );
         let e = parse(&LAP.replace("\"position\":1", "\"position\":\"P1\"")).expect_err("type");
-        assert_eq!((e.kind, e.path.as_str()), (ErrorKind::WrongType, "$.position"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::WrongType, "$.position")
+        );
     }
 }

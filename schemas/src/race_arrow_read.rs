@@ -74,7 +74,11 @@ impl WideReader<'_> {
     fn event(&self, row: usize) -> Result<RaceEvent, ArrowConversionError> {
         let race_id = self.race_id.value(row).to_owned();
         let ts = self.ts.value(row);
-        let driver = || need(self.driver_id, "driver_id", row, || self.driver_id.value(row).to_owned());
+        let driver = || {
+            need(self.driver_id, "driver_id", row, || {
+                self.driver_id.value(row).to_owned()
+            })
+        };
         let lap = || need(self.lap, "lap", row, || self.lap.value(row));
         let stop = || need(self.stop, "stop", row, || self.stop.value(row));
         Ok(match self.kind.value(row) {
@@ -123,7 +127,9 @@ impl WideReader<'_> {
                 ts,
                 driver_id: driver()?,
                 lap: lap()?,
-                status: need(self.status, "status", row, || self.status.value(row).to_owned())?,
+                status: need(self.status, "status", row, || {
+                    self.status.value(row).to_owned()
+                })?,
             }),
             "race_finish" => RaceEvent::RaceFinish(RaceFinish {
                 race_id,
@@ -134,9 +140,18 @@ impl WideReader<'_> {
         })
     }
 
-    fn race_start(&self, row: usize, race_id: String, ts: i64) -> Result<RaceStart, ArrowConversionError> {
+    fn race_start(
+        &self,
+        row: usize,
+        race_id: String,
+        ts: i64,
+    ) -> Result<RaceStart, ArrowConversionError> {
         let c = &self.circuit;
-        let (circuit_id, name, country) = (c.strings("circuit_id")?, c.strings("name")?, c.strings("country")?);
+        let (circuit_id, name, country) = (
+            c.strings("circuit_id")?,
+            c.strings("name")?,
+            c.strings("country")?,
+        );
         let (list, g) = &self.grid;
         let (driver_id, driver_name, driver_code) = (
             g.strings("driver_id")?,
@@ -181,8 +196,11 @@ impl WideReader<'_> {
 
     fn results(&self, row: usize) -> Result<Vec<ResultRow>, ArrowConversionError> {
         let (list, r) = &self.results;
-        let (driver_id, position, status) =
-            (r.strings("driver_id")?, r.u32s("position")?, r.strings("status")?);
+        let (driver_id, position, status) = (
+            r.strings("driver_id")?,
+            r.u32s("position")?,
+            r.strings("status")?,
+        );
         let (laps, points) = (r.u32s("laps")?, r.f64s("points")?);
         Ok(item_range(list, row)
             .map(|i| ResultRow {

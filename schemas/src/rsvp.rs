@@ -2,12 +2,13 @@
 //! (`stream.meetup.com/2/rsvps`), as recorded in `shared/data/meetup-rsvps/`.
 //!
 //! Field names are the stream's own. Optional fields are those the real stream
-//! omits (it never sends `null`, it leaves keys out); unknown keys are ignored
-//! so that a feed adding fields does not send everything to the DLQ.
+//! omits (it never sends `null`, it leaves keys out, so a `null` is
+//! `wrong_type` like any other wrong value); unknown keys are ignored so that a
+//! feed adding fields does not send everything to the DLQ.
 
 use serde::{Deserialize, Serialize};
 
-use crate::decode::{Limits, check_range, decode};
+use crate::decode::{Limits, check_range, decode, present};
 use crate::error::{ErrorKind, Result, ValidationError};
 
 /// One RSVP: a member answering yes or no to a Meetup event.
@@ -33,7 +34,11 @@ pub struct Rsvp {
     /// The group hosting the event.
     pub group: Group,
     /// Where the event takes place; absent for 20 % of real records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub venue: Option<Venue>,
 }
 
@@ -65,7 +70,11 @@ pub struct Member {
     /// Display name, as typed by the member (may have stray whitespace).
     pub member_name: String,
     /// Thumbnail URL; absent when the member has no photo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub photo: Option<String>,
     /// Linked accounts by service name (`twitter`, `facebook`, ...), in wire order.
     #[serde(
@@ -96,7 +105,11 @@ pub struct EventRef {
     /// Public URL.
     pub event_url: String,
     /// Start time, ms since the Unix epoch; absent for 0.5 % of real records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub time: Option<i64>,
 }
 
@@ -112,7 +125,11 @@ pub struct Group {
     /// ISO 3166 alpha-2 country, lower case (`"us"`).
     pub group_country: String,
     /// State or province; only sent for some countries.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub group_state: Option<String>,
     /// Latitude in degrees, [-90, 90].
     pub group_lat: f64,
@@ -192,7 +209,7 @@ impl Rsvp {
 /// `other_services` is an object keyed by service name on the wire; we keep it as
 /// an ordered list so the Arrow form is a plain `List<Struct>` and order survives.
 mod other_services {
-    use serde::de::{MapAccess, Visitor};
+    use serde::de::{self, MapAccess, Visitor};
     use serde::ser::SerializeMap;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::fmt;
@@ -231,8 +248,15 @@ mod other_services {
                 f.write_str("an object of {\"identifier\": string} by service name")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
+                let mut out: Vec<OtherService> = Vec::new();
                 while let Some((service, id)) = map.next_entry::<String, Identifier>()? {
+                    // Two identifiers for one service: which is the member's?
+                    // (Serialising both back would write a duplicate key.)
+                    if out.iter().any(|s| s.service == service) {
+                        return Err(de::Error::custom(format_args!(
+                            "duplicate field `{service}`"
+                        )));
+                    }
                     out.push(OtherService {
                         service,
                         identifier: id.identifier,
@@ -277,20 +301,35 @@ mod tests {
     #[test]
     fn out_of_range_values_name_their_field() {
         let e = parse(&RECORD.replace("\"lat\":25.052959", "\"lat\":95.1")).expect_err("bad lat");
-        assert_eq!((e.kind, e.path.as_str()), (ErrorKind::OutOfRange, "$.venue.lat"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::OutOfRange, "$.venue.lat")
+        );
         let e = parse(&RECORD.replace("\"guests\":0", "\"guests\":-1")).expect_err("bad guests");
-        assert_eq!((e.kind, e.path.as_str()), (ErrorKind::OutOfRange, "$.guests"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::OutOfRange, "$.guests")
+        );
         let e = parse(&RECORD.replace("1489925471668", "99999999999999")).expect_err("future");
-        assert_eq!((e.kind, e.path.as_str()), (ErrorKind::OutOfRange, "$.mtime"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::OutOfRange, "$.mtime")
+        );
     }
 
     #[test]
     fn vocabulary_and_type_errors() {
         let e = parse(&RECORD.replace("\"no\"", "\"maybe\"")).expect_err("bad response");
-        assert_eq!((e.kind, e.path.as_str()), (ErrorKind::InvalidValue, "$.response"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::InvalidValue, "$.response")
+        );
         let e = parse(&RECORD.replace("\"group_id\":18743595", "\"group_id\":\"18743595\""))
             .expect_err("string id");
-        assert_eq!((e.kind, e.path.as_str()), (ErrorKind::WrongType, "$.group.group_id"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::WrongType, "$.group.group_id")
+        );
         let e = parse(&RECORD.replace("\"member_id\":221379606,", "")).expect_err("no id");
         assert_eq!(
             (e.kind, e.path.as_str()),
@@ -300,6 +339,13 @@ mod tests {
             .expect_err("numeric identifier");
         assert_eq!(e.kind, ErrorKind::WrongType);
         assert!(e.path.starts_with("$.member.other_services"), "{e}");
+        // serde_json calls a non-string where an enum belongs a syntax error.
+        let e = parse(&RECORD.replace("\"response\":\"no\"", "\"response\":true"))
+            .expect_err("a boolean answer");
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::WrongType, "$.response")
+        );
     }
 
     #[test]
@@ -307,6 +353,30 @@ mod tests {
         // The real stream never sends null; a null venue is a producer bug upstream.
         let e = parse(&RECORD.replace("\"visibility\":\"public\"", "\"visibility\":null"))
             .expect_err("null");
-        assert_eq!((e.kind, e.path.as_str()), (ErrorKind::WrongType, "$.visibility"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (ErrorKind::WrongType, "$.visibility")
+        );
+        for path in [
+            "venue",
+            "member.photo",
+            "member.other_services",
+            "event.time",
+            "group.group_state",
+        ] {
+            let mut v: serde_json::Value = serde_json::from_str(RECORD).expect("valid");
+            let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+            let object = if parent.is_empty() {
+                &mut v
+            } else {
+                &mut v[parent]
+            };
+            object[key] = serde_json::Value::Null;
+            let e = parse(&v.to_string()).expect_err("null is not absence");
+            assert_eq!(
+                (e.kind, e.path),
+                (ErrorKind::WrongType, format!("$.{path}"))
+            );
+        }
     }
 }

@@ -9,15 +9,13 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
-    TimestampMillisecondBuilder,
+    ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMillisecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 
 use crate::arrow_util::{
     ArrowConversionError, Columns, ListOffsets, Validity, item_range, list_array, list_of, opt,
-    struct_array,
-    timestamp_ms,
+    struct_array, timestamp_ms,
 };
 use crate::rsvp::{EventRef, Group, Member, OtherService, Response, Rsvp, Topic, Venue};
 
@@ -239,7 +237,8 @@ impl RsvpBatchBuilder {
         self.venue_valid.push(v.is_some());
         // A null struct slot still needs child values; they are masked out.
         self.venue_id.append_value(v.map_or(0, |v| v.venue_id));
-        self.venue_name.append_value(v.map_or("", |v| v.venue_name.as_str()));
+        self.venue_name
+            .append_value(v.map_or("", |v| v.venue_name.as_str()));
         self.venue_lat.append_value(v.map_or(0.0, |v| v.lat));
         self.venue_lon.append_value(v.map_or(0.0, |v| v.lon));
     }

@@ -146,7 +146,7 @@ fn corrupted_real_records_are_counted_by_kind() {
         "    first: line 11, $.rsvp_id: missing field `rsvp_id`",
         "    first: line 12, $.mtime: ",
         "    first: line 13, $.response: ",
-        "    first: line 14, $: duplicate field `guests`",
+        "    first: line 14, $.guests: duplicate field `guests`",
         "    first: line 10, $: message is ",
     ] {
         assert!(
