@@ -6,8 +6,17 @@
 //!
 //! - `validate`: checks a JSON Lines file against a feed's schema.
 //! - `race-feed`: writes the race feed of the recorded lap data.
+//! - `simulate`: serves recorded data as a live websocket feed.
+//! - `sink`: the raw topics into the Parquet lake, exactly once.
+//! - `lake`: `ls` and `compact` the lake.
+//! - `produce`: a websocket feed or JSON Lines file into Kafka, exactly once.
 
+mod lake;
+mod produce;
 mod race_feed;
+mod simulate;
+mod sink;
+mod telemetry;
 mod validate;
 
 use std::io::{self, Write};
@@ -45,6 +54,40 @@ enum Command {
     /// Exit status: 0 on success; 2 on a usage error or when the data cannot be
     /// read or the output cannot be written.
     RaceFeed(race_feed::RaceFeedArgs),
+    /// Serve recorded data as a live websocket feed, paced by its own clock.
+    ///
+    /// RSVPs at /2/rsvps, byte for byte; race events at /race (all races) and
+    /// /race/<race_id>. Prints each URL on a line of its own on standard output,
+    /// then serves until SIGINT/SIGTERM. The full contract (feed clock,
+    /// ?since_mtime= catch-up, slow clients) is below in --help.
+    ///
+    /// Exit status: 0 after SIGINT/SIGTERM; 2 on a bad flag, unreadable data, or
+    /// an address that cannot be bound.
+    Simulate(simulate::SimulateArgs),
+    /// Land the raw topics in the Parquet lake, exactly once.
+    ///
+    /// Each partition is resumed from the lake's commit records; batches roll
+    /// by size, record count and age; SIGINT/SIGTERM commit open batches and
+    /// stop. The last line of standard output is a JSON summary:
+    /// {"commits":N,"conflicts":N,"rows":N,"dlq":N,"files":N}.
+    ///
+    /// Exit status: 0 after a signal; 2 on a usage error or a failure.
+    Sink(sink::SinkArgs),
+    /// Inspect (`ls`) or compact (`compact`) the Parquet lake.
+    Lake(lake::LakeArgs),
+    /// Produce a feed into Kafka: validated, exactly once, invalid records to the DLQ.
+    ///
+    /// Reads a websocket feed (reconnecting with `since_mtime` and dropping the
+    /// overlap) or a JSON Lines file, and writes valid records to the raw topic
+    /// and invalid ones, unchanged, to the DLQ, in Kafka transactions. A restart
+    /// with the same transactional id (even after SIGKILL) resumes exactly where
+    /// the committed records end. SIGINT/SIGTERM stop reading and commit what is
+    /// in flight. The last line of standard output is a JSON summary:
+    /// {"received":N,"produced":N,"dlq":N,"reconnects":N,"duplicates_dropped":N}.
+    ///
+    /// Exit status: 0 when the run ended normally; 2 on a usage error or a
+    /// failure (the message names it).
+    Produce(produce::ProduceArgs),
 }
 
 /// The exit status of a command that failed. Clap exits with 2 on usage errors;
@@ -56,6 +99,10 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(args),
         Command::RaceFeed(args) => race_feed::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Sink(args) => sink::run(args),
+        Command::Lake(args) => lake::run(args),
+        Command::Produce(args) => produce::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

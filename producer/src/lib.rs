@@ -6,4 +6,6 @@
 //! feed defined in the `schemas` crate; the simulator serves it and
 //! `billabong race-feed` writes it out as JSON Lines.
 
+pub mod ingest;
 pub mod race_data;
+pub mod simulator;

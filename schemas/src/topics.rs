@@ -21,3 +21,19 @@ pub const DLQ_HEADER_ERROR_PATH: &str = "billabong-error-path";
 pub const DLQ_HEADER_ERROR_MESSAGE: &str = "billabong-error-message";
 /// DLQ header: the feed the input was meant for (`rsvps` or `race`).
 pub const DLQ_HEADER_FEED: &str = "billabong-feed";
+/// DLQ header, when the input was a Kafka record: the topic it was consumed from.
+pub const DLQ_HEADER_ORIGINAL_TOPIC: &str = "billabong-original-topic";
+/// DLQ header, when the input was a Kafka record: its partition (decimal).
+pub const DLQ_HEADER_ORIGINAL_PARTITION: &str = "billabong-original-partition";
+/// DLQ header, when the input was a Kafka record: its offset (decimal).
+pub const DLQ_HEADER_ORIGINAL_OFFSET: &str = "billabong-original-offset";
+
+/// Header on every record the producer writes (raw topics and DLQ): the
+/// producer's feed clock after that record (the running maximum of event
+/// times), decimal ms since the epoch; absent while no record had an event
+/// time. A restarted producer resumes its feed from it.
+pub const PRODUCER_HEADER_CLOCK: &str = "billabong-clock";
+/// Header on every record the producer writes: the producer's
+/// `transactional.id`, so that a restarted producer finds its own records in
+/// topics it shares with others.
+pub const PRODUCER_HEADER_ID: &str = "billabong-producer";

@@ -4,6 +4,11 @@
 //! One test binary with a module per command (the workspace's convention),
 //! helpers in `support`.
 
+mod produce;
+mod produce_kill;
+mod produce_support;
 mod race_feed;
+mod simulate;
+mod sink;
 mod support;
 mod validate;

@@ -1,0 +1,246 @@
+//! Helpers of the `produce` tests: the broker, unique topics, a running
+//! `billabong produce`, and reading back what it committed.
+//!
+//! The read-back duplicates `producer/tests/ingest/support.rs` (a test crate
+//! cannot use another's helpers); testkit would be the shared home for it.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use testkit::Services;
+
+use crate::support::{billabong, scratch};
+
+/// The broker list of the running Kafka.
+pub(crate) fn brokers() -> String {
+    Services::get().kafka().brokers
+}
+
+/// A unique raw topic name; its DLQ is `<topic>.dlq`.
+pub(crate) fn fresh_topic(prefix: &str) -> String {
+    format!("test.{}", testkit::unique_name(prefix))
+}
+
+/// A `billabong produce` child with its output going to files.
+pub(crate) struct Producing {
+    pub(crate) child: Child,
+    stdout: std::path::PathBuf,
+    stderr: std::path::PathBuf,
+}
+
+impl Producing {
+    /// Starts `billabong produce` with `args` after the common ones.
+    pub(crate) fn start(name: &str, topic: &str, args: &[&str]) -> Producing {
+        let stdout = scratch(&format!("produce-{name}.out"));
+        let stderr = scratch(&format!("produce-{name}.err"));
+        let dlq = format!("{topic}.dlq");
+        let child = billabong()
+            .args(["produce", "--brokers", &brokers(), "--topic", topic])
+            .args(["--dlq-topic", &dlq])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("scratch is writable"))
+            .stderr(std::fs::File::create(&stderr).expect("scratch is writable"))
+            .spawn()
+            .expect("the binary starts");
+        Producing {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for the exit (at most `limit`) and returns (code, stdout, stderr).
+    pub(crate) fn wait(mut self, limit: Duration) -> (Option<i32>, String, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("the child can be waited on") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "billabong produce did not exit within {limit:?}: {}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stdout = std::fs::read_to_string(&self.stdout).expect("stdout was written");
+        (status.code(), stdout, self.stderr())
+    }
+
+    pub(crate) fn stderr(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = std::fs::File::open(&self.stderr) {
+            let _ = file.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for Producing {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The summary line a successful run ends with.
+pub(crate) fn summary_of(stdout: &str) -> serde_json::Value {
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line {last:?} is not JSON: {e}"))
+}
+
+/// Offsets written to `topic` so far (records and markers, committed or not).
+pub(crate) fn written(topic: &str) -> i64 {
+    let consumer: BaseConsumer = Services::get()
+        .kafka()
+        .config()
+        .create()
+        .expect("a consumer");
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+        return 0;
+    };
+    let Some(topic_metadata) = metadata.topics().first() else {
+        return 0;
+    };
+    (0..topic_metadata.partitions().len() as i32)
+        .filter_map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(5))
+                .ok()
+        })
+        .map(|(low, high)| high - low)
+        .sum()
+}
+
+/// Waits until `topic` holds at least `at_least` offsets.
+pub(crate) fn wait_for_offsets(topic: &str, at_least: i64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while written(topic) < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "{topic} stayed below {at_least} offsets"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every committed payload of `topic` with its key, read `read_committed` up
+/// to the high watermark.
+pub(crate) fn read_committed(topic: &str) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+    let kafka = Services::get().kafka();
+    let watermarks: BaseConsumer = kafka.config().create().expect("a consumer");
+    let metadata = watermarks
+        .fetch_metadata(Some(topic), Duration::from_secs(20))
+        .expect("topic metadata");
+    let partitions = metadata.topics()[0].partitions().len() as i32;
+    assert!(partitions > 0, "topic {topic} does not exist");
+    let consumer: BaseConsumer = kafka
+        .config()
+        .set("group.id", testkit::unique_name("produce-test-reader"))
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "50")
+        .create()
+        .expect("a consumer");
+    let mut assignment = TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for partition in 0..partitions {
+        let (low, high) = watermarks
+            .fetch_watermarks(topic, partition, Duration::from_secs(20))
+            .expect("watermarks");
+        if high > low {
+            ends.insert(partition, high);
+            assignment
+                .add_partition_offset(topic, partition, Offset::Offset(low))
+                .expect("a partition offset");
+        }
+    }
+    let mut records = Vec::new();
+    if ends.is_empty() {
+        return records;
+    }
+    consumer.assign(&assignment).expect("assign");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let positions = consumer.position().expect("positions");
+        let done = ends.iter().all(|(&partition, &end)| {
+            positions
+                .find_partition(topic, partition)
+                .and_then(|e| e.offset().to_raw())
+                .is_some_and(|position| position >= end)
+        });
+        if done {
+            return records;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{topic} not read to its end in time"
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.expect("consume");
+            records.push((
+                message.key().map(<[u8]>::to_vec),
+                message.payload().unwrap_or_default().to_vec(),
+            ));
+        }
+    }
+}
+
+/// Asserts that the committed payloads are exactly `expected` as a multiset.
+pub(crate) fn assert_same_multiset(expected: &[Vec<u8>], committed: &[(Option<Vec<u8>>, Vec<u8>)]) {
+    let mut want: HashMap<&[u8], i64> = HashMap::new();
+    for payload in expected {
+        *want.entry(payload).or_default() += 1;
+    }
+    for (_, payload) in committed {
+        *want.entry(payload).or_default() -= 1;
+    }
+    let missing: i64 = want.values().filter(|&&n| n > 0).sum();
+    let extra: i64 = -want.values().filter(|&&n| n < 0).sum::<i64>();
+    assert_eq!(
+        (missing, extra),
+        (0, 0),
+        "{} expected, {} committed: {missing} missing, {extra} extra",
+        expected.len(),
+        committed.len()
+    );
+}
+
+/// An in-process feed simulator on its own runtime; dropped, it stops.
+pub(crate) struct Feed {
+    pub(crate) url: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// Serves the real RSVP recording at `speed` (feed time / wall time).
+pub(crate) fn rsvp_feed(speed: producer::simulator::Speed) -> Feed {
+    use producer::simulator::{FeedData, Simulator, SimulatorConfig};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut config = SimulatorConfig::new(
+        schemas::Feed::Rsvps,
+        FeedData::JsonLines(testkit::fixtures::rsvp_file()),
+        "127.0.0.1:0".parse().expect("an address"),
+    );
+    config.speed = speed;
+    let simulator = runtime
+        .block_on(Simulator::bind(config))
+        .expect("the simulator binds");
+    let url = simulator.urls()[0].clone();
+    runtime.spawn(simulator.run(std::future::pending()));
+    Feed {
+        url,
+        _runtime: runtime,
+    }
+}
