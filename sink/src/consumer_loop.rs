@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use schemas::{Feed, Limits};
@@ -108,7 +109,17 @@ pub async fn run(config: SinkConfig, shutdown: impl Future<Output = ()>) -> Resu
                 state.roll_due(&consumer, Instant::now()).await?;
             }
             msg = consumer.recv() => {
-                let msg = msg.map_err(|e| Error::kafka("receive", e))?;
+                let msg = match msg {
+                    Ok(msg) => msg,
+                    // A subscribed topic that does not exist yet (the sink may
+                    // start before the producer creates it): librdkafka keeps
+                    // the subscription and assigns the topic when it appears.
+                    Err(KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)) => {
+                        tracing::warn!("A subscribed topic does not exist yet; waiting for it.");
+                        continue;
+                    }
+                    Err(e) => return Err(Error::kafka("receive", e)),
+                };
                 state.drain_events(&consumer).await?;
                 state.handle(&consumer, &msg).await?;
             }

@@ -5,5 +5,6 @@
 mod compaction;
 mod exactly_once;
 mod idle_flush;
+mod missing_topic;
 mod racing;
 mod support;
