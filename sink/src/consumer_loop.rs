@@ -285,8 +285,13 @@ impl LoopState {
         let payload = msg.payload().unwrap_or_default();
         match part.feed.parse(payload, &self.limits) {
             Ok(event) => {
-                part.buffer
-                    .push(&event, offset, crate::records::now_ms(), payload.len())?
+                // Ingest time = the Kafka record's timestamp (when the producer
+                // took the record in): deterministic across sink restarts.
+                let ingest_ms = msg
+                    .timestamp()
+                    .to_millis()
+                    .unwrap_or_else(crate::records::now_ms);
+                part.buffer.push(&event, offset, ingest_ms, payload.len())?
             }
             Err(err) => {
                 self.roller.dlq.send(msg, part.feed, &err)?;

@@ -50,7 +50,7 @@ pub struct CommitRecord {
     pub rows: u64,
     /// Records of the range that failed to parse and went to the DLQ.
     pub dlq_records: u64,
-    /// The data files, one per event-time hour of the range.
+    /// The data files, one per ingest hour of the range (usually one).
     pub files: Vec<FileEntry>,
     /// Largest event time committed so far in this range (ms), if any rows.
     pub event_time_watermark_ms: Option<i64>,

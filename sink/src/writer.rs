@@ -1,4 +1,4 @@
-//! Buffers one partition's records as Arrow columns, grouped by event-time
+//! Buffers one partition's records as Arrow columns, grouped by ingest
 //! hour, and encodes each group as one Parquet file when the partition rolls.
 //!
 //! Records are parsed once, on arrival, straight into the schemas crate's
@@ -171,7 +171,11 @@ impl PartitionBuffer {
         let feed = self.feed;
         let group = self
             .groups
-            .entry(HourBucket::of_ms(ts))
+            // Folders by ingest hour, not event hour: the real feed replays
+            // RSVPs up to 37 days old, and event-hour folders turned each of
+            // them into a one-row file. Event-time pruning uses the commit
+            // records' and Parquet's min/max statistics instead.
+            .entry(HourBucket::of_ms(ingest_ms))
             .or_insert_with(|| HourGroup {
                 builder: match feed {
                     Feed::Rsvps => FeedBuilder::Rsvp(RsvpBatchBuilder::with_capacity(1024)),
