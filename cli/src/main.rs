@@ -10,12 +10,14 @@
 //! - `sink`: the raw topics into the Parquet lake, exactly once.
 //! - `lake`: `ls` and `compact` the lake.
 //! - `produce`: a websocket feed or JSON Lines file into Kafka, exactly once.
+//! - `stream`: the speed layer, raw topics to live metric updates, exactly once.
 
 mod lake;
 mod produce;
 mod race_feed;
 mod simulate;
 mod sink;
+mod stream;
 mod telemetry;
 mod validate;
 
@@ -88,6 +90,19 @@ enum Command {
     /// Exit status: 0 when the run ended normally; 2 on a usage error or a
     /// failure (the message names it).
     Produce(produce::ProduceArgs),
+    /// The speed layer: live metric updates from the raw topics, exactly once.
+    ///
+    /// Consumes read_committed, computes event-time metrics (RSVP counts,
+    /// yes-ratios, rate, guests, popular topics; race order, gaps, lap times,
+    /// passes, pit stops, fastest lap, clumpiness) and publishes changed values
+    /// to the metrics topic in Kafka transactions that carry the consumed
+    /// offsets. On start the state is rebuilt by replay from the committed
+    /// start; nothing is published twice. SIGINT/SIGTERM commit and stop. The
+    /// last line of standard output is a JSON summary:
+    /// {"records":N,"replayed":N,"messages":N,"updates":N,"dlq":N,"late":N,"transactions":N}.
+    ///
+    /// Exit status: 0 after a signal; 2 on a usage error or a failure.
+    Stream(stream::StreamArgs),
 }
 
 /// The exit status of a command that failed. Clap exits with 2 on usage errors;
@@ -103,6 +118,7 @@ fn main() -> ExitCode {
         Command::Sink(args) => sink::run(args),
         Command::Lake(args) => lake::run(args),
         Command::Produce(args) => produce::run(args),
+        Command::Stream(args) => stream::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,168 @@
-//! The speed layer: consumes the raw topics and publishes live metric updates to
-//! `billabong.metrics` (see DESIGN.md, "The lambda invariant").
+//! The speed layer: consumes the raw topics (`billabong.rsvps`,
+//! `billabong.race`) and publishes live metric updates to `billabong.metrics`,
+//! exactly once (see DESIGN.md, "The lambda invariant").
 //!
-//! Built by issue #5; until then this crate only reserves its place in the graph.
+//! # Shape
+//!
+//! ```text
+//! Kafka (read_committed) ─► PartitionPipeline (one per input partition, pure)
+//!     parse ─► operator (rsvp/ or race/) ─► Emitter (emit.rs) ─► pack ─► TxnOutput
+//!                                                                 (updates + DLQ + offsets, one transaction)
+//! ```
+//!
+//! Everything between the consumer and the producer is synchronous,
+//! deterministic and does no I/O: `window.rs` (event-time clock, watermark,
+//! tumbling/hopping windows), `rsvp/` and `race/` (the metrics, each module's
+//! docs define them), `emit.rs` (the emission policy), `pipeline.rs`
+//! (packing and ids). `kafka/` is the only I/O.
+//!
+//! # State is a function of the input prefix
+//!
+//! State is kept **per input partition**, and every output of a partition is
+//! a function of that partition's records up to the current one — never of
+//! wall-clock time, batch boundaries or the interleaving with other
+//! partitions. Event time drives everything: the watermark is the partition's
+//! largest event time minus the allowed lateness, and the emission policy's
+//! "at most once per interval" is measured on the same clock. So replaying a
+//! partition from the same start offset reproduces the same updates with the
+//! same ids. Consequences:
+//!
+//! - RSVP aggregates are **per partition partials** (RSVPs are keyed by
+//!   event, so a country spreads over partitions): counts, yes counts and
+//!   guests add up across partitions (the ratio is recomputed from the sums);
+//!   a top-k list is exact per partition and exact overall only for a
+//!   one-partition topic. Races are keyed by race, so race metrics are exact.
+//! - The key of an output message is `<topic>:<partition>` of its input, so
+//!   each input partition's updates stay in order in one output partition.
+//!
+//! # Update format
+//!
+//! One Kafka message packs up to 20 updates (`EmitConfig`) of one input
+//! record:
+//!
+//! ```json
+//! {"id": "billabong.rsvps:0:123:0",
+//!  "source": {"topic": "billabong.rsvps", "partition": 0, "offset": 123},
+//!  "source_event_time_ms": 1489000000000, "ingest_time_ms": 1700000000000, "emit_time_ms": 1700000000005,
+//!  "updates": [{"id": "billabong.rsvps:0:123:0", "key": "rsvp_count/country/1m/1488999960000/us",
+//!               "metric": "rsvp_count", "window": {"start_ms": 1488999960000, "end_ms": 1489000020000},
+//!               "event_time_range": [1488999961000, 1489000000000], "value": {"count": 3, "yes": 2, "...": 0}}]}
+//! ```
+//!
+//! An update's `id` is `<topic>:<partition>:<offset>:<seq>`, `seq` counting
+//! the updates one input record caused; a consumer sees a duplicate as a
+//! repeated id and a gap as a missing one. Only `emit_time_ms` differs
+//! between a run and its replay.
+//!
+//! # Exactly once: consume → process → produce
+//!
+//! 1. **Fence.** The producer's `transactional.id` is
+//!    `billabong-stream.<group>`; `init_transactions` aborts whatever a dead
+//!    predecessor left open. (One instance per group: partitions are assigned
+//!    manually, not balanced; see "Deferred".)
+//! 2. **Positions.** For each input partition the group's committed offset
+//!    `C` (read after the fencing, so no transaction of ours is pending) says
+//!    how far the published output goes, because it was committed *in the same
+//!    transaction* as that output (`send_offsets_to_transaction`). Its
+//!    metadata records `S`, the offset the state was built from. Without a
+//!    committed offset, `S = C =` `--start` (earliest, latest, offset:N,
+//!    timestamp:RFC3339), and `S` is pinned by an offsets-only transaction at
+//!    once, so a crash before the first output cannot move `latest`.
+//! 3. **Rebuild.** The state is disposable: each partition is re-read from `S`
+//!    and processed normally, but the output of offsets `< C` is dropped (it
+//!    is already in Kafka, with the same ids). From `C` on, output is sent.
+//! 4. **Commit.** Every `commit_interval` (200 ms), every
+//!    `max_transaction_records` records, or when input pauses, the open
+//!    transaction gets each advanced partition's next offset (with `S` in its
+//!    metadata) and is committed, after waiting for the acks (librdkafka's
+//!    commit flush polls in 100 ms steps).
+//!
+//! A crash (SIGKILL) at any instant either leaves the last transaction
+//! aborted (neither its updates nor its offsets visible) or committed (both):
+//! the restart resumes at `C` with a state rebuilt from `S`, and since the
+//! output is a function of the input prefix it publishes exactly what the
+//! lost run would have. A failed transaction is handled the same way, in
+//! process: the generation is dropped and rebuilt from the committed
+//! positions. Readers must consume `billabong.metrics` read_committed.
+//!
+//! Rebuild cost grows with `C − S`. The lambda design bounds it: when the
+//! batch layer publishes a run on `billabong.batch-runs` with watermarks
+//! `W[p]`, the next generation starts at `S = W[p] + 1` (a new group or new
+//! metadata), so the real-time view covers exactly the offsets after the
+//! batch view. That hook is where `start::resolve` takes `S` from.
+//!
+//! # Emission policy
+//!
+//! `emit.rs`: only changed values; a key's first 20 changes at once, after
+//! that at most one publication per 5 s of *event time*, always with the
+//! latest value; a window's pending value is published when the watermark
+//! closes it. Because the interval runs on event time, a hot key's last
+//! value waits for the partition's next input (a quiet partition holds it);
+//! a wall-clock flush would make the output depend on timing and break the
+//! replay argument above. Output stays bounded: per key at most one update
+//! per interval once hot, and 20 updates per message.
+//!
+//! # Late events
+//!
+//! An event joins every window whose end is after the watermark; for a
+//! window the watermark has closed it is *late*: counted per window spec in
+//! the `rsvp_late` update and in `billabong_stream_late_events_total`. The
+//! real RSVP feed replays records up to 37 days old: they are counted there,
+//! while the ones within the allowed lateness (5 min by default) still update
+//! their windows.
+//!
+//! # Deferred
+//!
+//! Blended race prediction and RSVP response prediction (they need the
+//! batch layer's models), rebuild on `billabong.batch-runs` (no batch layer
+//! yet; the hook is the start offset `S` above), turbo replay from the lake,
+//! consumer-group rebalancing between instances (each
+//! partition's state is independent, so a rebalance is "rebuild the assigned
+//! partitions", with per-partition transactional ids or KIP-447 fencing).
+//!
+//! ```
+//! use billabong_stream_processor::{StartPosition, StreamConfig};
+//! let mut config = StreamConfig::new("127.0.0.1:9092");
+//! config.start = "timestamp:2017-03-08T10:00:00Z".parse::<StartPosition>()?;
+//! config.validate()?;
+//! # Ok::<(), billabong_stream_processor::Error>(())
+//! ```
+
+mod config;
+mod emit;
+mod error;
+mod kafka;
+mod metrics;
+mod pipeline;
+mod race;
+mod rsvp;
+mod update;
+mod window;
+
+pub use config::{EmitConfig, OperatorConfig, StartPosition, StreamConfig};
+pub use error::{Error, Result};
+pub use kafka::StreamReport;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Runs the speed layer until `shutdown` completes, then commits the open
+/// transaction and returns what it did.
+pub async fn run(
+    config: StreamConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<StreamReport> {
+    config.validate()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let watcher = tokio::spawn(async move {
+        shutdown.await;
+        flag.store(true, Ordering::Relaxed);
+    });
+    let result = tokio::task::spawn_blocking(move || kafka::run_blocking(&config, &stop))
+        .await
+        .map_err(|e| Error::Internal(format!("the stream loop panicked: {e}")))?;
+    watcher.abort();
+    result
+}

@@ -10,5 +10,6 @@ mod produce_support;
 mod race_feed;
 mod simulate;
 mod sink;
+mod stream;
 mod support;
 mod validate;

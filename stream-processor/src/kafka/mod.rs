@@ -1,0 +1,305 @@
+//! The Kafka side: consume read_committed, run each partition's pipeline,
+//! publish in transactions that carry the consumed offsets.
+
+mod output;
+mod start;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerGroupMetadata};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::config::StreamConfig;
+use crate::error::{Error, Result};
+use crate::metrics;
+use crate::pipeline::{FeedKind, InputRecord, PartitionPipeline};
+use output::{Rejected, TxnOutput};
+use start::{PartitionStart, start_metadata};
+
+/// What a run did, for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamReport {
+    /// Input records processed (replayed ones included).
+    pub records: u64,
+    /// Input records of the replayed prefix, whose output was already published.
+    pub replayed: u64,
+    /// Update messages published.
+    pub messages: u64,
+    /// Updates published.
+    pub updates: u64,
+    /// Records sent to the DLQ.
+    pub dlq: u64,
+    /// Records late for at least one window.
+    pub late: u64,
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Times the state was rebuilt after a failed transaction.
+    pub restarts: u64,
+}
+
+/// Generations rebuilt after a failed transaction before giving up.
+const MAX_RESTARTS: u64 = 5;
+
+/// Runs until `stop` is set; commits what is open, then returns.
+pub(crate) fn run_blocking(config: &StreamConfig, stop: &Arc<AtomicBool>) -> Result<StreamReport> {
+    let mut report = StreamReport::default();
+    loop {
+        match run_generation(config, stop, &mut report) {
+            Ok(()) => return Ok(report),
+            Err(error @ (Error::TransactionFailed { .. } | Error::Kafka { .. }))
+                if report.restarts < MAX_RESTARTS =>
+            {
+                report.restarts += 1;
+                tracing::warn!(%error, restarts = report.restarts, "Transaction failed; rebuilding the state from the committed positions.");
+                std::thread::sleep(Duration::from_millis(500 * report.restarts));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+struct Partition {
+    pipeline: PartitionPipeline,
+    kind: FeedKind,
+    state_from: i64,
+    publish_from: i64,
+    /// Next offset to commit, once past `publish_from`.
+    next: Option<i64>,
+}
+
+/// One generation: fence, resolve positions, rebuild by replay, publish.
+fn run_generation(
+    config: &StreamConfig,
+    stop: &Arc<AtomicBool>,
+    report: &mut StreamReport,
+) -> Result<()> {
+    let (consumer, mut generation) = Generation::start(config)?;
+    let mut in_txn = 0usize;
+    let mut txn_started = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let idle = match consumer.poll(Duration::from_millis(50)) {
+            None => true,
+            Some(Err(error)) => {
+                // librdkafka retries broker failures itself; a fatal one
+                // surfaces again at the next transaction.
+                tracing::warn!(%error, "Consumer error.");
+                true
+            }
+            Some(Ok(message)) => {
+                if generation.handle(&message, report)? {
+                    if in_txn == 0 {
+                        txn_started = Instant::now();
+                    }
+                    in_txn += 1;
+                }
+                false
+            }
+        };
+        let due = in_txn >= config.max_transaction_records
+            || txn_started.elapsed() >= config.commit_interval;
+        if in_txn > 0 && (due || idle) {
+            generation.commit()?;
+            report.transactions += 1;
+            in_txn = 0;
+        }
+    }
+    if in_txn > 0 || generation.output.is_open() {
+        generation.commit()?;
+        report.transactions += 1;
+    }
+    tracing::info!(
+        records = report.records,
+        messages = report.messages,
+        "Stopped; the last transaction is committed."
+    );
+    Ok(())
+}
+
+/// The clients and per-partition state of one generation.
+struct Generation {
+    output: TxnOutput,
+    group: ConsumerGroupMetadata,
+    partitions: HashMap<(String, i32), Partition>,
+}
+
+impl Generation {
+    /// Fences the predecessor, resolves and pins the positions, assigns the
+    /// partitions at their state's start; returns the assigned consumer.
+    fn start(config: &StreamConfig) -> Result<(BaseConsumer, Self)> {
+        let transactional_id = format!("billabong-stream.{}", config.group);
+        let mut output = TxnOutput::connect(
+            &config.brokers,
+            &transactional_id,
+            &config.metrics_topic,
+            &config.dlq_topic,
+        )?;
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("group.id", &config.group)
+            .set("isolation.level", "read_committed")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "20")
+            .create()
+            .map_err(Error::kafka("creating the consumer"))?;
+        let group = consumer
+            .group_metadata()
+            .ok_or_else(|| Error::Internal("the consumer has no group metadata".into()))?;
+        let mut topics: Vec<(&str, FeedKind)> = Vec::new();
+        if !config.rsvps_topic.is_empty() {
+            topics.push((&config.rsvps_topic, FeedKind::Rsvps));
+        }
+        if !config.race_topic.is_empty() {
+            topics.push((&config.race_topic, FeedKind::Race));
+        }
+        let names: Vec<&str> = topics.iter().map(|(t, _)| *t).collect();
+        let starts = start::resolve(&consumer, &names, config.start)?;
+        pin_starts(&mut output, &group, &starts)?;
+        let mut partitions = HashMap::new();
+        let mut assignment = TopicPartitionList::new();
+        for s in &starts {
+            let kind = topics
+                .iter()
+                .find(|(t, _)| *t == s.topic)
+                .map_or(FeedKind::Rsvps, |(_, k)| *k);
+            let pipeline =
+                PartitionPipeline::new(&s.topic, s.partition, kind, config.emit, &config.operators);
+            let partition = Partition {
+                pipeline,
+                kind,
+                state_from: s.state_from,
+                publish_from: s.publish_from,
+                next: None,
+            };
+            partitions.insert((s.topic.clone(), s.partition), partition);
+            assignment
+                .add_partition_offset(&s.topic, s.partition, Offset::Offset(s.state_from))
+                .map_err(Error::kafka("building the assignment"))?;
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(Error::kafka("assigning partitions"))?;
+        Ok((
+            consumer,
+            Generation {
+                output,
+                group,
+                partitions,
+            },
+        ))
+    }
+
+    /// Processes one record; returns true when its output belongs to the
+    /// open transaction (false for the replayed prefix).
+    fn handle(&mut self, message: &BorrowedMessage<'_>, report: &mut StreamReport) -> Result<bool> {
+        let topic = message.topic();
+        let Some(part) = self
+            .partitions
+            .get_mut(&(topic.to_owned(), message.partition()))
+        else {
+            return Ok(false);
+        };
+        let offset = message.offset();
+        let record = InputRecord {
+            offset,
+            payload: message.payload().unwrap_or_default(),
+            ingest_time_ms: message.timestamp().to_millis(),
+        };
+        let produced = part.pipeline.process(record);
+        let replayed = offset < part.publish_from;
+        let updates: usize = produced.messages.iter().map(|m| m.updates).sum();
+        let rejected = produced.rejected.is_some();
+        metrics::record_input(
+            topic,
+            updates,
+            produced.messages.len(),
+            produced.late,
+            rejected,
+            replayed,
+        );
+        report.records += 1;
+        report.late += u64::from(produced.late > 0);
+        if replayed {
+            report.replayed += 1;
+            return Ok(false);
+        }
+        report.messages += produced.messages.len() as u64;
+        report.updates += updates as u64;
+        for out in produced.messages {
+            self.output.send(out)?;
+        }
+        if let Some(error) = &produced.rejected {
+            report.dlq += 1;
+            let feed = match part.kind {
+                FeedKind::Rsvps => "rsvps",
+                FeedKind::Race => "race",
+            };
+            self.output.send_dlq(&Rejected {
+                topic,
+                partition: message.partition(),
+                offset,
+                feed,
+                key: message.key(),
+                payload: record.payload,
+                error,
+            })?;
+        }
+        part.next = Some(offset + 1);
+        Ok(true)
+    }
+
+    /// Commits the open transaction with every advanced partition's position.
+    fn commit(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let mut offsets = TopicPartitionList::new();
+        for ((topic, p), part) in &self.partitions {
+            if let Some(next) = part.next {
+                let mut elem = offsets.add_partition(topic, *p);
+                elem.set_offset(Offset::Offset(next))
+                    .map_err(Error::kafka("building the offsets to commit"))?;
+                elem.set_metadata(start_metadata(part.state_from));
+            }
+        }
+        self.output.commit(&offsets, &self.group)?;
+        let keys: usize = self
+            .partitions
+            .values()
+            .map(|p| p.pipeline.tracked_keys())
+            .sum();
+        let seconds = started.elapsed().as_secs_f64();
+        metrics::record_commit(seconds, keys);
+        tracing::debug!(
+            partitions = offsets.count(),
+            commit_ms = seconds * 1e3,
+            tracked_keys = keys,
+            "Transaction committed."
+        );
+        Ok(())
+    }
+}
+
+/// Commits the start of every partition the group had no position for, so
+/// that a restart rebuilds from the same offset (see `start.rs`).
+fn pin_starts(
+    output: &mut TxnOutput,
+    group: &ConsumerGroupMetadata,
+    starts: &[PartitionStart],
+) -> Result<()> {
+    let mut offsets = TopicPartitionList::new();
+    for s in starts.iter().filter(|s| s.needs_pin) {
+        let mut elem = offsets.add_partition(&s.topic, s.partition);
+        elem.set_offset(Offset::Offset(s.state_from))
+            .map_err(Error::kafka("building the offsets to pin"))?;
+        elem.set_metadata(start_metadata(s.state_from));
+    }
+    if offsets.count() > 0 {
+        output.commit(&offsets, group)?;
+        tracing::info!(partitions = offsets.count(), "Start positions pinned.");
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Where each partition's state starts and where publishing resumes.
+//!
+//! The committed group offset of a partition is written in the same Kafka
+//! transaction as the updates of the records before it, so it says exactly
+//! how far the published output goes. Its metadata records the offset the
+//! state was built from (`billabong-stream/v1 start=S`), so a restart rebuilds
+//! the *same* state whatever `--start` says now (`latest` would otherwise
+//! move). A partition without a committed offset starts at `--start`, and
+//! that start is pinned by a first transaction before any output.
+
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::config::StartPosition;
+use crate::error::{Error, Result};
+
+pub(crate) const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+const METADATA_PREFIX: &str = "billabong-stream/v1 start=";
+
+/// One input partition's positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PartitionStart {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    /// The offset the state is rebuilt from.
+    pub(crate) state_from: i64,
+    /// The first offset whose output is not published yet.
+    pub(crate) publish_from: i64,
+    /// True when the group held no position: the start must be pinned.
+    pub(crate) needs_pin: bool,
+}
+
+/// The group-offset metadata that records a state's start.
+pub(crate) fn start_metadata(state_from: i64) -> String {
+    format!("{METADATA_PREFIX}{state_from}")
+}
+
+fn parse_metadata(text: &str) -> Option<i64> {
+    text.strip_prefix(METADATA_PREFIX)?.parse().ok()
+}
+
+/// Resolves the positions of every partition of `topics`.
+pub(crate) fn resolve(
+    consumer: &BaseConsumer,
+    topics: &[&str],
+    start: StartPosition,
+) -> Result<Vec<PartitionStart>> {
+    let mut all = TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
+            .map_err(Error::kafka("fetching topic metadata"))?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .map_or(0, |t| t.partitions().len());
+        if partitions == 0 {
+            return Err(Error::Config(format!(
+                "topic {topic} does not exist or has no partitions"
+            )));
+        }
+        for p in 0..partitions as i32 {
+            all.add_partition(topic, p);
+        }
+    }
+    let committed = consumer
+        .committed_offsets(all.clone(), ADMIN_TIMEOUT)
+        .map_err(Error::kafka("reading committed offsets"))?;
+    let mut starts = Vec::new();
+    for elem in all.elements() {
+        let (topic, partition) = (elem.topic(), elem.partition());
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, ADMIN_TIMEOUT)
+            .map_err(Error::kafka("fetching watermarks"))?;
+        let found = committed.find_partition(topic, partition);
+        let committed_at = found.as_ref().and_then(|e| match e.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        });
+        let pinned = found.as_ref().and_then(|e| parse_metadata(e.metadata()));
+        let position = match (committed_at, pinned) {
+            (Some(c), Some(s)) if s <= c => {
+                if s < low {
+                    tracing::warn!(
+                        topic,
+                        partition,
+                        state_from = s,
+                        low,
+                        "Records of the state's prefix were deleted by retention; the rebuilt state misses them."
+                    );
+                }
+                PartitionStart {
+                    topic: topic.into(),
+                    partition,
+                    state_from: s.max(low),
+                    publish_from: c,
+                    needs_pin: false,
+                }
+            }
+            (Some(c), _) => PartitionStart {
+                topic: topic.into(),
+                partition,
+                state_from: c,
+                publish_from: c,
+                needs_pin: false,
+            },
+            (None, _) => {
+                let s = resolve_start(consumer, topic, partition, start, low, high)?;
+                PartitionStart {
+                    topic: topic.into(),
+                    partition,
+                    state_from: s,
+                    publish_from: s,
+                    needs_pin: true,
+                }
+            }
+        };
+        tracing::info!(
+            topic,
+            partition,
+            state_from = position.state_from,
+            publish_from = position.publish_from,
+            "Partition position resolved."
+        );
+        starts.push(position);
+    }
+    Ok(starts)
+}
+
+fn resolve_start(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    start: StartPosition,
+    low: i64,
+    high: i64,
+) -> Result<i64> {
+    Ok(match start {
+        StartPosition::Earliest => low,
+        StartPosition::Latest => high,
+        StartPosition::Offset(n) => n.clamp(low, high),
+        StartPosition::Timestamp(ts) => {
+            let mut query = TopicPartitionList::new();
+            query
+                .add_partition_offset(topic, partition, Offset::Offset(ts))
+                .map_err(Error::kafka("building a timestamp query"))?;
+            let answer = consumer
+                .offsets_for_times(query, ADMIN_TIMEOUT)
+                .map_err(Error::kafka("looking up offsets by time"))?;
+            match answer.find_partition(topic, partition).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                Some(Offset::End) | None => high,
+                Some(other) => {
+                    return Err(Error::StartPosition {
+                        topic: topic.into(),
+                        partition,
+                        reason: format!("the broker answered {other:?}"),
+                    });
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_metadata_round_trips() {
+        assert_eq!(parse_metadata(&start_metadata(42)), Some(42));
+        assert_eq!(parse_metadata(""), None);
+        assert_eq!(parse_metadata("someone else's"), None);
+    }
+}
