@@ -44,12 +44,29 @@ pub struct StreamReport {
 /// Generations rebuilt after a failed transaction before giving up.
 const MAX_RESTARTS: u64 = 5;
 
+/// How often a generation checks whether its input topics changed (a topic
+/// created after the start, partitions added).
+const TOPOLOGY_CHECK: Duration = Duration::from_secs(5);
+
+/// How a generation ended without an error.
+enum GenerationEnd {
+    /// `stop` was set: the run is over.
+    Stopped,
+    /// An input topic appeared or grew: start a new generation, which
+    /// assigns every partition and rebuilds the state by replay (the same
+    /// path as a restart; the state is disposable).
+    TopologyChanged,
+}
+
 /// Runs until `stop` is set; commits what is open, then returns.
 pub(crate) fn run_blocking(config: &StreamConfig, stop: &Arc<AtomicBool>) -> Result<StreamReport> {
     let mut report = StreamReport::default();
     loop {
         match run_generation(config, stop, &mut report) {
-            Ok(()) => return Ok(report),
+            Ok(GenerationEnd::Stopped) => return Ok(report),
+            Ok(GenerationEnd::TopologyChanged) => {
+                tracing::info!("Input topics changed; starting a new generation.");
+            }
             Err(error @ (Error::TransactionFailed { .. } | Error::Kafka { .. }))
                 if report.restarts < MAX_RESTARTS =>
             {
@@ -76,11 +93,21 @@ fn run_generation(
     config: &StreamConfig,
     stop: &Arc<AtomicBool>,
     report: &mut StreamReport,
-) -> Result<()> {
+) -> Result<GenerationEnd> {
     let (consumer, mut generation) = Generation::start(config)?;
     let mut in_txn = 0usize;
     let mut txn_started = Instant::now();
+    let mut topology_checked = Instant::now();
+    let mut end = GenerationEnd::Stopped;
     while !stop.load(Ordering::Relaxed) {
+        if topology_checked.elapsed() >= TOPOLOGY_CHECK {
+            topology_checked = Instant::now();
+            let names: Vec<&str> = generation.topics.iter().map(String::as_str).collect();
+            if start::partition_counts(&consumer, &names)? != generation.partition_counts {
+                end = GenerationEnd::TopologyChanged;
+                break;
+            }
+        }
         let idle = match consumer.poll(Duration::from_millis(50)) {
             None => true,
             Some(Err(error)) => {
@@ -116,7 +143,7 @@ fn run_generation(
         messages = report.messages,
         "Stopped; the last transaction is committed."
     );
-    Ok(())
+    Ok(end)
 }
 
 /// The clients and per-partition state of one generation.
@@ -124,6 +151,9 @@ struct Generation {
     output: TxnOutput,
     group: ConsumerGroupMetadata,
     partitions: HashMap<(String, i32), Partition>,
+    /// The configured input topics and their partition counts at the start.
+    topics: Vec<String>,
+    partition_counts: Vec<usize>,
 }
 
 impl Generation {
@@ -158,7 +188,8 @@ impl Generation {
             topics.push((&config.race_topic, FeedKind::Race));
         }
         let names: Vec<&str> = topics.iter().map(|(t, _)| *t).collect();
-        let starts = start::resolve(&consumer, &names, config.start)?;
+        let partition_counts = start::partition_counts(&consumer, &names)?;
+        let starts = start::resolve(&consumer, &names, &partition_counts, config.start)?;
         pin_starts(&mut output, &group, &starts)?;
         let mut partitions = HashMap::new();
         let mut assignment = TopicPartitionList::new();
@@ -190,6 +221,8 @@ impl Generation {
                 output,
                 group,
                 partitions,
+                topics: names.iter().map(|t| (*t).to_owned()).collect(),
+                partition_counts,
             },
         ))
     }

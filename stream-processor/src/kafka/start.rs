@@ -41,29 +41,48 @@ fn parse_metadata(text: &str) -> Option<i64> {
     text.strip_prefix(METADATA_PREFIX)?.parse().ok()
 }
 
-/// Resolves the positions of every partition of `topics`.
+/// The partition count of each of `topics`, 0 for a topic that does not
+/// exist (yet). A change of these counts is what makes a running generation
+/// start over (see `kafka::run_blocking`).
+pub(crate) fn partition_counts(consumer: &BaseConsumer, topics: &[&str]) -> Result<Vec<usize>> {
+    topics
+        .iter()
+        .map(|topic| {
+            let metadata = consumer
+                .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
+                .map_err(Error::kafka("fetching topic metadata"))?;
+            Ok(metadata
+                .topics()
+                .first()
+                .filter(|t| t.error().is_none())
+                .map_or(0, |t| t.partitions().len()))
+        })
+        .collect()
+}
+
+/// Resolves the positions of every partition of `topics`, whose partition
+/// counts are `counts` (topics without partitions are left out).
 pub(crate) fn resolve(
     consumer: &BaseConsumer,
     topics: &[&str],
+    counts: &[usize],
     start: StartPosition,
 ) -> Result<Vec<PartitionStart>> {
     let mut all = TopicPartitionList::new();
-    for topic in topics {
-        let metadata = consumer
-            .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
-            .map_err(Error::kafka("fetching topic metadata"))?;
-        let partitions = metadata
-            .topics()
-            .first()
-            .map_or(0, |t| t.partitions().len());
+    for (topic, &partitions) in topics.iter().zip(counts) {
         if partitions == 0 {
-            return Err(Error::Config(format!(
-                "topic {topic} does not exist or has no partitions"
-            )));
+            tracing::warn!(
+                topic,
+                "Input topic does not exist yet; it is picked up when it appears."
+            );
+            continue;
         }
-        for p in 0..partitions as i32 {
+        for p in 0..i32::try_from(partitions).unwrap_or(i32::MAX) {
             all.add_partition(topic, p);
         }
+    }
+    if all.count() == 0 {
+        return Ok(Vec::new());
     }
     let committed = consumer
         .committed_offsets(all.clone(), ADMIN_TIMEOUT)

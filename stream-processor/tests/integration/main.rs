@@ -5,6 +5,7 @@
 //! One test binary with a module per subject (the workspace's convention).
 
 mod dlq;
+mod late_topic;
 mod race;
 mod restart;
 mod rsvp;
