@@ -15,6 +15,7 @@
 mod lake;
 mod produce;
 mod race_feed;
+mod shutdown;
 mod simulate;
 mod sink;
 mod stream;

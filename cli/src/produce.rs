@@ -12,7 +12,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use producer::ingest::{self, IngestConfig, SourceSpec, default_transactional_id};
 use schemas::Feed;
 
-use crate::telemetry;
+use crate::{shutdown, telemetry};
 
 /// Arguments of `billabong produce`.
 #[derive(Debug, clap::Args)]
@@ -97,40 +97,17 @@ pub(crate) fn run(args: &ProduceArgs) -> anyhow::Result<()> {
         if let Some(addr) = args.metrics_addr {
             telemetry::serve_metrics(addr)?;
         }
-        ingest::run(config, shutdown_signal())
-            .await
-            .context("producing failed")
+        ingest::run(
+            config,
+            shutdown::on_signal("flushing and committing what is in flight")?,
+        )
+        .await
+        .context("producing failed")
     })?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", summary.to_json_line())?;
     out.flush()?;
     Ok(())
-}
-
-/// Completes on the first SIGINT or SIGTERM. If a handler cannot be
-/// installed the run goes on without it (it can still be killed).
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "Cannot handle SIGTERM; only SIGINT stops the run.");
-                let _ = interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use producer::race_data::RaceDataset;
 use producer::simulator::{FeedData, Simulator, SimulatorConfig, Speed};
 use schemas::Feed;
 
-use crate::telemetry;
+use crate::{shutdown, telemetry};
 
 /// The contract a client can rely on, shown by `billabong simulate --help`.
 const CONTRACT: &str = "\
@@ -127,7 +127,7 @@ pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         // Installed before the URLs are announced, so a script that signals
         // right after reading them gets a clean shutdown, not a killed process.
-        let shutdown = shutdown_signal()?;
+        let shutdown = shutdown::on_signal("closing every connection")?;
         if let Some(addr) = args.metrics_addr {
             telemetry::serve_metrics(addr)?;
         }
@@ -180,20 +180,6 @@ fn announce(urls: &[String]) -> io::Result<()> {
         writeln!(out, "{url}")?;
     }
     out.flush()
-}
-
-/// Completes on the first SIGINT or SIGTERM. The handlers are registered
-/// here, at once, not when the future is first polled.
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => tracing::info!("SIGINT received."),
-            _ = terminate.recv() => tracing::info!("SIGTERM received."),
-        }
-    })
 }
 
 #[cfg(test)]

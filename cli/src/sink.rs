@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sink::{RollPolicy, SinkConfig, TopicSpec};
 
-use crate::telemetry;
+use crate::{shutdown, telemetry};
 
 /// Arguments of `billabong sink`.
 #[derive(Debug, clap::Args)]
@@ -80,7 +80,7 @@ pub(crate) fn run(args: &SinkArgs) -> anyhow::Result<()> {
         if let Some(addr) = args.metrics_addr {
             telemetry::serve_metrics(addr)?;
         }
-        let shutdown = shutdown_signal()?;
+        let shutdown = shutdown::on_signal("committing open batches, then stopping")?;
         sink::run(config, shutdown).await.context("sink failed")
     })?;
     let mut out = std::io::stdout().lock();
@@ -91,20 +91,4 @@ pub(crate) fn run(args: &SinkArgs) -> anyhow::Result<()> {
     )?;
     out.flush()?;
     Ok(())
-}
-
-/// Completes on the first SIGINT or SIGTERM. The handlers are installed
-/// here, before the sink starts, so that a signal during startup (reading the
-/// lake, joining the group) is not the default "die at once".
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-        tracing::info!("Signal received: committing open batches, then stopping.");
-    })
 }

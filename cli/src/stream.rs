@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use stream_processor::{StartPosition, StreamConfig};
 
-use crate::telemetry;
+use crate::{shutdown, telemetry};
 
 /// Arguments of `billabong stream`.
 #[derive(Debug, clap::Args)]
@@ -74,7 +74,7 @@ pub(crate) fn run(args: &StreamArgs) -> anyhow::Result<()> {
         if let Some(addr) = args.metrics_addr {
             serve_metrics(addr)?;
         }
-        let shutdown = shutdown_signal()?;
+        let shutdown = shutdown::on_signal("committing the open transaction, then stopping")?;
         stream_processor::run(config, shutdown)
             .await
             .context("stream failed")
@@ -112,19 +112,4 @@ fn serve_metrics(addr: SocketAddr) -> anyhow::Result<()> {
         .with_http_listener(addr)
         .install()
         .with_context(|| format!("cannot serve metrics on {addr}"))
-}
-
-/// Completes on the first SIGINT or SIGTERM; installed before the loop
-/// starts so that a signal during start-up is not the default "die at once".
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-        tracing::info!("Signal received: committing the open transaction, then stopping.");
-    })
 }
