@@ -4,10 +4,12 @@
 //! (`ingest/mod.rs`, "Exactly once").
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 
 use bytes::Bytes;
 use schemas::Feed;
 
+#[cfg(test)]
 use crate::simulator::event_time_ms;
 
 /// A multiset of records, by content.
@@ -19,13 +21,25 @@ use crate::simulator::event_time_ms;
 /// flight, so the window costs little beyond the map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Multiset {
-    counts: HashMap<Bytes, u32>,
+    counts: HashMap<Bytes, u32, WindowHashKeys>,
     len: usize,
 }
 
 impl Multiset {
     pub(crate) fn insert(&mut self, record: Bytes) {
         *self.counts.entry(record).or_insert(0) += 1;
+        self.len += 1;
+    }
+
+    /// [`Multiset::insert`] of a record still in use elsewhere: the key is
+    /// cloned only when it is not there yet.
+    pub(crate) fn insert_ref(&mut self, record: &Bytes) {
+        match self.counts.get_mut(record.as_ref()) {
+            Some(count) => *count += 1,
+            None => {
+                self.counts.insert(record.clone(), 1);
+            }
+        }
         self.len += 1;
     }
 
@@ -58,7 +72,92 @@ impl Multiset {
     }
 }
 
+/// The window's hash keys: random per multiset (kept by its clones), so that
+/// a feed cannot aim at collisions; see [`WindowHasher`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WindowHashKeys {
+    seed: u64,
+    key: u64,
+}
+
+impl Default for WindowHashKeys {
+    fn default() -> Self {
+        WindowHashKeys {
+            seed: fastrand::u64(..),
+            // Odd, so that no key can zero a product by itself.
+            key: fastrand::u64(..) | 1,
+        }
+    }
+}
+
+impl BuildHasher for WindowHashKeys {
+    type Hasher = WindowHasher;
+
+    fn build_hasher(&self) -> WindowHasher {
+        WindowHasher {
+            state: self.seed,
+            key: self.key,
+        }
+    }
+}
+
+/// A keyed multiply-fold hash (the wyhash/foldhash construction: each
+/// 16-byte block is mixed with one 64×64→128-bit multiply), an order of
+/// magnitude cheaper than SipHash on the window's kilobyte records. The
+/// payloads hashed here are whole records, several hundred bytes, so the
+/// per-byte cost is what counts.
+#[derive(Debug, Clone)]
+pub(crate) struct WindowHasher {
+    state: u64,
+    key: u64,
+}
+
+/// Multiplies into 128 bits and folds the halves together.
+fn fold_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// Constants of the mixing: the fractional digits of pi (as in wyhash).
+const MIX: [u64; 2] = [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344];
+
+impl Hasher for WindowHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut state = self.state;
+        let mut blocks = bytes.chunks_exact(16);
+        for block in &mut blocks {
+            let (a, b) = block.split_at(8);
+            let a = u64::from_le_bytes(a.try_into().unwrap_or_default());
+            let b = u64::from_le_bytes(b.try_into().unwrap_or_default());
+            state = fold_multiply(a ^ self.key ^ MIX[0], b ^ state);
+        }
+        let rest = blocks.remainder();
+        if !rest.is_empty() {
+            let mut padded = [0u8; 16];
+            padded[..rest.len()].copy_from_slice(rest);
+            let (a, b) = padded.split_at(8);
+            let a = u64::from_le_bytes(a.try_into().unwrap_or_default());
+            let b = u64::from_le_bytes(b.try_into().unwrap_or_default());
+            state = fold_multiply(a ^ self.key ^ MIX[1], b ^ state ^ rest.len() as u64);
+        }
+        self.state = state;
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.state = fold_multiply(n ^ self.key ^ MIX[1], self.state ^ MIX[0]);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        fold_multiply(self.state ^ MIX[0], self.key ^ MIX[1])
+    }
+}
+
 /// What to do with one received record.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Part of a reconnect's overlap: already produced, drop it.
@@ -73,6 +172,9 @@ pub(crate) enum Verdict {
 /// The feed clock, the window and the overlap still expected.
 #[derive(Debug, Clone)]
 pub(crate) struct FeedCursor {
+    /// Read only by the tests' `observe`: the run passes each record's time
+    /// in (taken from its validation), see [`FeedCursor::advance`].
+    #[cfg_attr(not(test), expect(dead_code, reason = "the run passes event times in"))]
     feed: Feed,
     /// Running maximum of the event times of every record produced.
     clock: Option<i64>,
@@ -118,15 +220,37 @@ impl FeedCursor {
 
     /// Decides about one received record and, when it is new, advances the
     /// clock and the window past it.
+    #[cfg(test)]
     pub(crate) fn observe(&mut self, record: &Bytes) -> Verdict {
+        if self.is_overlap(record) {
+            return Verdict::Duplicate;
+        }
+        Verdict::New {
+            clock: self.advance(record, event_time_ms(self.feed, record)),
+        }
+    }
+
+    /// The first half of [`FeedCursor::observe`]: whether `record` is part of
+    /// a reconnect's overlap (then it is dropped, and its copy taken out of
+    /// the overlap). A record outside it ends the overlap; it must then be
+    /// passed to [`FeedCursor::advance`].
+    pub(crate) fn is_overlap(&mut self, record: &[u8]) -> bool {
         if let Some(overlap) = &mut self.overlap {
             if overlap.take(record) {
-                return Verdict::Duplicate;
+                return true;
             }
             // The catch-up has moved past what we had: the rest is new.
             self.overlap = None;
         }
-        match (self.clock, event_time_ms(self.feed, record)) {
+        false
+    }
+
+    /// The second half of [`FeedCursor::observe`]: a new record, with its
+    /// event time as [`event_time_ms`] reads it, advances the clock and the
+    /// window. Returns the clock after it.
+    pub(crate) fn advance(&mut self, record: &Bytes, time: Option<i64>) -> Option<i64> {
+        debug_assert!(self.overlap.is_none(), "advance before the overlap ended");
+        match (self.clock, time) {
             (Some(clock), Some(time)) if time > clock => {
                 self.clock = Some(time);
                 self.window.clear();
@@ -136,8 +260,8 @@ impl FeedCursor {
             (None, Some(time)) => self.clock = Some(time),
             _ => {}
         }
-        self.window.insert(record.clone());
-        Verdict::New { clock: self.clock }
+        self.window.insert_ref(record);
+        self.clock
     }
 }
 

@@ -18,8 +18,8 @@ use super::error::{IngestError, Result};
 use super::kafka_admin::ensure_topics;
 use super::kafka_out::{Committed, TxnWriter};
 use super::metrics::{self, IngestMetrics};
-use super::overlap::{FeedCursor, Verdict};
-use super::record::{OutRecord, classify};
+use super::overlap::FeedCursor;
+use super::record::{OutRecord, classify_timed};
 use super::resume::recover;
 use super::source::{Frame, Source, SourceEvent};
 use super::summary::Summary;
@@ -173,17 +173,18 @@ impl Reader<'_> {
     fn accept(&mut self, frame: Frame, limits: &Limits) -> Option<OutRecord> {
         self.summary.received += 1;
         self.metrics.received.increment(1);
-        match self.cursor.observe(&frame.bytes) {
-            Verdict::Duplicate => {
-                self.summary.duplicates_dropped += 1;
-                self.metrics.duplicates_dropped.increment(1);
-                None
-            }
-            Verdict::New { clock } => Some(OutRecord {
-                route: classify(self.config.feed, &frame, limits),
-                payload: frame.bytes,
-                clock,
-            }),
+        if self.cursor.is_overlap(&frame.bytes) {
+            self.summary.duplicates_dropped += 1;
+            self.metrics.duplicates_dropped.increment(1);
+            return None;
         }
+        // One parse: validation yields the event time the clock needs.
+        let (route, time) = classify_timed(self.config.feed, &frame, limits);
+        let clock = self.cursor.advance(&frame.bytes, time);
+        Some(OutRecord {
+            route,
+            payload: frame.bytes,
+            clock,
+        })
     }
 }

@@ -26,7 +26,8 @@ pub(crate) struct FileSource {
     lines: CappedLines<BufReader<tokio::fs::File>>,
     /// `None` before the first call; then the catch-up position, until reached.
     state: State,
-    /// Running max of the event times of the lines read so far.
+    /// Running max of the event times of the lines read so far, while
+    /// skipping to the catch-up position (not kept up to date after it).
     clock: Option<i64>,
     skipped: u64,
 }
@@ -81,8 +82,11 @@ impl FileSource {
             if is_blank(&line.bytes) {
                 continue;
             }
-            self.clock = advance_clock(self.feed, self.clock, &line.bytes);
             if let State::Skipping { since } = self.state {
+                // The clock matters only until the catch-up position: once
+                // reading, the cursor keeps the clock (and parsing each line
+                // for its time here would be a wasted pass).
+                self.clock = advance_clock(self.feed, self.clock, &line.bytes);
                 if self.clock.is_none_or(|clock| clock < since) {
                     self.skipped += 1;
                     continue;

@@ -44,6 +44,15 @@ impl<R: AsyncBufRead + Unpin> CappedLines<R> {
             self.in_line = true;
             let newline = available.iter().position(|&b| b == b'\n');
             let content = &available[..newline.unwrap_or(available.len())];
+            if newline.is_some() && self.partial_len == 0 && content.len() <= self.cap {
+                // The whole line is in the buffer (the usual case): one
+                // allocation of its exact size, not a buffer grown per line.
+                let len = content.len();
+                self.partial = content.to_vec();
+                self.partial_len = len as u64;
+                self.reader.consume(len + 1);
+                return Ok(Some(self.take_line()));
+            }
             let room = self.cap.saturating_sub(self.partial.len());
             self.partial
                 .extend_from_slice(&content[..content.len().min(room)]);
