@@ -28,6 +28,7 @@ pub mod metrics;
 mod rebalance;
 mod records;
 mod roll;
+mod stage;
 mod writer;
 
 pub use commit::{create_commit, next_offset};

@@ -1,12 +1,12 @@
 //! Buffers one partition's records as Arrow columns, grouped by ingest
 //! hour, and encodes each group as one Parquet file when the partition rolls.
 //!
-//! Records are parsed once, on arrival, straight into the schemas crate's
-//! column builders; nothing per record survives but column values.
+//! Records are parsed once (by `stage`, off the consumer task) straight into
+//! the schemas crate's column builders; nothing per record survives but
+//! column values.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
-use std::time::Instant;
 
 use arrow::array::{
     ArrayRef, Int32Array, Int64Builder, RecordBatch, StringArray, TimestampMillisecondBuilder,
@@ -18,7 +18,6 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use schemas::{Feed, FeedEvent, RaceBatchBuilder, RsvpBatchBuilder, race_schema, rsvp_schema};
 
-use crate::config::RollPolicy;
 use crate::error::{Error, Result};
 use crate::layout::HourBucket;
 
@@ -127,14 +126,10 @@ pub(crate) struct PartitionBuffer {
     groups: BTreeMap<HourBucket, HourGroup>,
     /// Records consumed into this batch (rows + DLQ).
     pub(crate) records: u64,
-    /// Raw payload bytes consumed into this batch.
-    pub(crate) bytes: u64,
     /// Records of this batch sent to the DLQ.
     pub(crate) dlq_records: u64,
     /// Last offset consumed into this batch.
     pub(crate) last_offset: Option<i64>,
-    /// When the first record of this batch arrived: the time roll counts from it.
-    opened_at: Option<Instant>,
 }
 
 impl PartitionBuffer {
@@ -145,28 +140,18 @@ impl PartitionBuffer {
             feed,
             groups: BTreeMap::new(),
             records: 0,
-            bytes: 0,
             dlq_records: 0,
             last_offset: None,
-            opened_at: None,
         }
     }
 
-    fn note(&mut self, offset: i64, payload_len: usize) {
+    fn note(&mut self, offset: i64) {
         self.records += 1;
-        self.bytes += payload_len as u64;
         self.last_offset = Some(offset);
-        self.opened_at.get_or_insert_with(Instant::now);
     }
 
     /// Appends a parsed record.
-    pub(crate) fn push(
-        &mut self,
-        event: &FeedEvent,
-        offset: i64,
-        ingest_ms: i64,
-        payload_len: usize,
-    ) -> Result<()> {
+    pub(crate) fn push(&mut self, event: &FeedEvent, offset: i64, ingest_ms: i64) -> Result<()> {
         let ts = event.event_time_ms();
         let feed = self.feed;
         let group = self
@@ -204,30 +189,15 @@ impl PartitionBuffer {
         group.last_offset = offset;
         group.min_ts = group.min_ts.min(ts);
         group.max_ts = group.max_ts.max(ts);
-        self.note(offset, payload_len);
+        self.note(offset);
         Ok(())
     }
 
     /// Accounts for a record that went to the DLQ: its offset is covered by
     /// the next commit, but it has no row.
-    pub(crate) fn push_dlq(&mut self, offset: i64, payload_len: usize) {
+    pub(crate) fn push_dlq(&mut self, offset: i64) {
         self.dlq_records += 1;
-        self.note(offset, payload_len);
-    }
-
-    /// Whether the batch is due: by records, bytes or age.
-    pub(crate) fn due(&self, roll: &RollPolicy, now: Instant) -> bool {
-        self.records > 0
-            && (self.records >= roll.records
-                || self.bytes >= roll.bytes
-                || self
-                    .opened_at
-                    .is_some_and(|t| now.duration_since(t) >= roll.interval))
-    }
-
-    /// Whether nothing has been consumed since the last roll.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.records == 0
+        self.note(offset);
     }
 
     /// Encodes every hour group and empties the buffer.
@@ -235,10 +205,8 @@ impl PartitionBuffer {
         let schema = lake_schema(self.feed);
         let groups = std::mem::take(&mut self.groups);
         self.records = 0;
-        self.bytes = 0;
         self.dlq_records = 0;
         self.last_offset = None;
-        self.opened_at = None;
         let mut files = Vec::with_capacity(groups.len());
         for (hour, mut g) in groups {
             let mut batch = match &mut g.builder {
