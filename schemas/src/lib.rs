@@ -17,6 +17,7 @@
 //! ```
 
 mod arrow_util;
+pub mod civil;
 mod decode;
 mod error;
 mod feed;

@@ -14,7 +14,9 @@
 //! (`a` and `a/b`); no name above is a prefix of another: data and records
 //! live under separate top-level folders and every object ends in an extension.
 
-/// Hive-style event-time folder of one file: `date=YYYY-MM-DD/hour=HH`.
+use schemas::civil::civil_from_days;
+
+/// Hive-style ingest-time folder of one file: `date=YYYY-MM-DD/hour=HH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HourBucket {
     /// Hours since the Unix epoch (UTC).
@@ -22,7 +24,7 @@ pub struct HourBucket {
 }
 
 impl HourBucket {
-    /// The bucket of an event time in ms since the epoch.
+    /// The bucket of a time in ms since the epoch.
     pub fn of_ms(ms: i64) -> Self {
         Self {
             epoch_hour: ms.div_euclid(3_600_000),
@@ -36,21 +38,6 @@ impl HourBucket {
         let (y, m, d) = civil_from_days(days);
         format!("date={y:04}-{m:02}-{d:02}/hour={hour:02}")
     }
-}
-
-/// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm),
-/// so that the layout needs no date crate.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// A data file: `raw/<topic>/<hour dir>/<topic>+<p>+<first>-<last>+<attempt>.parquet`.

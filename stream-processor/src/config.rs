@@ -4,6 +4,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use schemas::civil::{days_from_civil, days_in_month};
+
 use crate::error::{Error, Result};
 
 /// Where a partition's state is rebuilt from when the consumer group holds
@@ -60,7 +62,7 @@ impl FromStr for StartPosition {
 fn parse_rfc3339_ms(text: &str) -> Option<i64> {
     let (date, rest) = text.split_once(['T', 't', ' '])?;
     let mut d = date.split('-');
-    let (y, mo, day): (i64, i64, i64) = (
+    let (y, mo, day): (i64, u32, u32) = (
         d.next()?.parse().ok()?,
         d.next()?.parse().ok()?,
         d.next()?.parse().ok()?,
@@ -83,22 +85,11 @@ fn parse_rfc3339_ms(text: &str) -> Option<i64> {
     let (s, frac) = sec_text.split_once('.').unwrap_or((sec_text, ""));
     let s: i64 = s.parse().ok()?;
     let ms: i64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
-    let valid = (1..=12).contains(&mo) && (1..=31).contains(&day) && h < 24 && mi < 60 && s < 61;
+    let valid = day >= 1 && day <= days_in_month(y, mo) && h < 24 && mi < 60 && s < 61;
     valid.then(|| {
         (days_from_civil(y, mo, day) * 86_400 + h * 3_600 + mi * 60 + s - offset_min * 60) * 1_000
             + ms
     })
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The emission policy (see `emit.rs`).
