@@ -7,10 +7,14 @@
 //! - [`unique_name`]: topic, bucket-prefix and database names that let tests
 //!   run in parallel without seeing each other's data.
 //! - [`fixtures`]: the real recorded data in `shared/data/`.
+//! - [`read_committed`]: everything committed in a Kafka topic, read back
+//!   with a sound end condition (see [`kafka_read`]).
 //!
 //! No crate lists this one under `[dependencies]`, only `[dev-dependencies]`.
 
 pub mod fixtures;
+pub mod kafka_read;
 pub mod services;
 
+pub use kafka_read::{CommittedRecord, read_committed};
 pub use services::{KafkaHandle, LakeHandle, PostgresHandle, Services, unique_name};

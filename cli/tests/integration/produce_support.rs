@@ -1,8 +1,8 @@
 //! Helpers of the `produce` tests: the broker, unique topics, a running
 //! `billabong produce`, and reading back what it committed.
 //!
-//! The read-back duplicates `producer/tests/ingest/support.rs` (a test crate
-//! cannot use another's helpers); testkit would be the shared home for it.
+//! The read-back itself is [`testkit::read_committed`], shared with the other
+//! crates' tests.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -10,8 +10,6 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use testkit::Services;
 
 use crate::support::{billabong, scratch};
@@ -132,66 +130,13 @@ pub(crate) fn wait_for_offsets(topic: &str, at_least: i64) {
     }
 }
 
-/// Every committed payload of `topic` with its key, read `read_committed` up
-/// to the high watermark.
+/// Every committed payload of `topic` with its key, per partition in offset
+/// order (see [`testkit::read_committed`] for when the read is complete).
 pub(crate) fn read_committed(topic: &str) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
-    let kafka = Services::get().kafka();
-    let watermarks: BaseConsumer = kafka.config().create().expect("a consumer");
-    let metadata = watermarks
-        .fetch_metadata(Some(topic), Duration::from_secs(20))
-        .expect("topic metadata");
-    let partitions = metadata.topics()[0].partitions().len() as i32;
-    assert!(partitions > 0, "topic {topic} does not exist");
-    let consumer: BaseConsumer = kafka
-        .config()
-        .set("group.id", testkit::unique_name("produce-test-reader"))
-        .set("isolation.level", "read_committed")
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "50")
-        .create()
-        .expect("a consumer");
-    let mut assignment = TopicPartitionList::new();
-    let mut ends = HashMap::new();
-    for partition in 0..partitions {
-        let (low, high) = watermarks
-            .fetch_watermarks(topic, partition, Duration::from_secs(20))
-            .expect("watermarks");
-        if high > low {
-            ends.insert(partition, high);
-            assignment
-                .add_partition_offset(topic, partition, Offset::Offset(low))
-                .expect("a partition offset");
-        }
-    }
-    let mut records = Vec::new();
-    if ends.is_empty() {
-        return records;
-    }
-    consumer.assign(&assignment).expect("assign");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let positions = consumer.position().expect("positions");
-        let done = ends.iter().all(|(&partition, &end)| {
-            positions
-                .find_partition(topic, partition)
-                .and_then(|e| e.offset().to_raw())
-                .is_some_and(|position| position >= end)
-        });
-        if done {
-            return records;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{topic} not read to its end in time"
-        );
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message.expect("consume");
-            records.push((
-                message.key().map(<[u8]>::to_vec),
-                message.payload().unwrap_or_default().to_vec(),
-            ));
-        }
-    }
+    testkit::read_committed(&brokers(), topic)
+        .into_iter()
+        .map(|record| (record.key, record.payload))
+        .collect()
 }
 
 /// Asserts that the committed payloads are exactly `expected` as a multiset.

@@ -1,38 +1,19 @@
 //! Running an ingest and reading back what Kafka committed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use billabong_producer::ingest::{IngestConfig, SourceSpec, Summary, run};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use schemas::{Feed, Limits};
 use testkit::Services;
 
 /// How long a whole ingest run may take in a test (debug build, loaded machine).
 pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// One committed record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Consumed {
-    pub(crate) partition: i32,
-    pub(crate) key: Option<Vec<u8>>,
-    pub(crate) payload: Vec<u8>,
-    pub(crate) headers: BTreeMap<String, Vec<u8>>,
-}
-
-impl Consumed {
-    pub(crate) fn header(&self, name: &str) -> &str {
-        let value = self
-            .headers
-            .get(name)
-            .unwrap_or_else(|| panic!("record has no {name} header: {self:?}"));
-        std::str::from_utf8(value).expect("header values are UTF-8")
-    }
-}
+/// One committed record, as the tests read it back.
+pub(crate) type Consumed = testkit::CommittedRecord;
 
 /// The broker list of the running Kafka.
 pub(crate) fn brokers() -> String {
@@ -65,92 +46,14 @@ pub(crate) async fn ingest_until(
         .unwrap_or_else(|error| panic!("the ingest run failed: {error:?}"))
 }
 
-/// Every committed record of `topic`, per partition in offset order, read
-/// `read_committed` up to the high watermark.
+/// Every committed record of `topic`, per partition in offset order (see
+/// [`testkit::read_committed`] for when the read is complete).
 pub(crate) async fn read_committed(topic: &str) -> Vec<Consumed> {
     let brokers = brokers();
     let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || read_committed_blocking(&brokers, &topic))
+    tokio::task::spawn_blocking(move || testkit::read_committed(&brokers, &topic))
         .await
         .expect("the reader does not panic")
-}
-
-fn read_committed_blocking(brokers: &str, topic: &str) -> Vec<Consumed> {
-    let kafka = Services::get().kafka();
-    let watermarks: BaseConsumer = kafka.config().create().expect("a consumer");
-    let metadata = watermarks
-        .fetch_metadata(Some(topic), Duration::from_secs(20))
-        .expect("topic metadata");
-    let partitions = metadata.topics()[0].partitions().len() as i32;
-    assert!(partitions > 0, "topic {topic} does not exist");
-    let consumer: BaseConsumer = kafka
-        .config()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", testkit::unique_name("ingest-test-reader"))
-        .set("isolation.level", "read_committed")
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "50")
-        .create()
-        .expect("a consumer");
-    let mut assignment = TopicPartitionList::new();
-    let mut ends = HashMap::new();
-    for partition in 0..partitions {
-        let (low, high) = watermarks
-            .fetch_watermarks(topic, partition, Duration::from_secs(20))
-            .expect("watermarks");
-        if high > low {
-            ends.insert(partition, high);
-            assignment
-                .add_partition_offset(topic, partition, Offset::Offset(low))
-                .expect("a partition offset");
-        }
-    }
-    let mut records = Vec::new();
-    if ends.is_empty() {
-        return records;
-    }
-    consumer.assign(&assignment).expect("assign");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let positions = consumer.position().expect("positions");
-        let done = ends.iter().all(|(&partition, &end)| {
-            positions
-                .find_partition(topic, partition)
-                .and_then(|e| e.offset().to_raw())
-                .is_some_and(|position| position >= end)
-        });
-        if done {
-            // Shown only when the test fails: what the read was based on.
-            for (partition, end) in &ends {
-                let n = records.iter().filter(|r| r.partition == *partition).count();
-                eprintln!("read {topic}[{partition}]: {n} records below high watermark {end}");
-            }
-            return records;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{topic} not read to its end in time ({} records so far)",
-            records.len()
-        );
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message.expect("consume");
-            let headers = message
-                .headers()
-                .map(|headers| {
-                    headers
-                        .iter()
-                        .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            records.push(Consumed {
-                partition: message.partition(),
-                key: message.key().map(<[u8]>::to_vec),
-                payload: message.payload().unwrap_or_default().to_vec(),
-                headers,
-            });
-        }
-    }
 }
 
 /// How many times each distinct payload occurs.

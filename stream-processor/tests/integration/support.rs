@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use billabong_stream_processor::{StreamConfig, StreamReport};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use testkit::{KafkaHandle, Services};
 
@@ -99,45 +99,13 @@ pub(crate) fn committed_reached(config: &StreamConfig, ends: &[(&str, i64)]) -> 
     })
 }
 
-/// Every message of partition 0 of `topic`, read_committed, up to its end.
+/// Every committed message of `topic` as JSON, per partition in offset order
+/// (see [`testkit::read_committed`] for when the read is complete).
 pub(crate) fn read_all(brokers: &str, topic: &str) -> Vec<Value> {
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", testkit::unique_name("reader"))
-        .set("isolation.level", "read_committed")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let (_, high) = consumer
-        .fetch_watermarks(topic, 0, Duration::from_secs(10))
-        .expect("watermarks");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("tpl");
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let position = consumer
-            .position()
-            .ok()
-            .and_then(|p| p.find_partition(topic, 0).and_then(|e| e.offset().to_raw()))
-            .unwrap_or(0);
-        if position >= high {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "reading {topic} timed out at {position}/{high}"
-        );
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message.expect("message");
-            out.push(
-                serde_json::from_slice(message.payload().unwrap_or_default()).expect("JSON output"),
-            );
-        }
-    }
-    out
+    testkit::read_committed(brokers, topic)
+        .iter()
+        .map(|record| serde_json::from_slice(&record.payload).expect("JSON output"))
+        .collect()
 }
 
 /// One published update with its message's source offset.
