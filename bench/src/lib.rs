@@ -1,7 +1,7 @@
 //! Shared helpers for the benchmark binaries in `src/bin/` (`producer`,
-//! `sink`): the payloads (real recorded data, cycled to a chosen count), Kafka
-//! topics and a raw rdkafka baseline, running the release `billabong` binary,
-//! and the results table.
+//! `sink`, `stream`): the payloads (real recorded data, cycled to a chosen
+//! count), Kafka topics and a raw rdkafka baseline, running the release
+//! `billabong` binary, and the results table.
 //!
 //! Benchmarks are not tests: nothing here asserts on time, and the crate's
 //! targets have `test = false`, so `cargo test` never runs them. Each
