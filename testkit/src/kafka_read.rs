@@ -226,3 +226,31 @@ fn client(brokers: &str, isolation: &str) -> ClientConfig {
         .set("isolation.level", isolation);
     config
 }
+
+/// Offsets written to `topic` so far, summed over its partitions (records and
+/// transaction markers); 0 while the topic does not exist.
+///
+/// The client keeps librdkafka's default `isolation.level`
+/// (`read_committed`), so each partition's end is its last stable offset:
+/// records of a transaction still open are not counted yet. Kill tests use it
+/// to wait until a producer has committed part of its input.
+pub fn written_offsets(brokers: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("a consumer");
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+        return 0;
+    };
+    let Some(topic_metadata) = metadata.topics().first() else {
+        return 0;
+    };
+    (0..i32::try_from(topic_metadata.partitions().len()).unwrap_or(i32::MAX))
+        .filter_map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(5))
+                .ok()
+        })
+        .map(|(low, high)| high - low)
+        .sum()
+}

@@ -16,5 +16,5 @@ pub mod fixtures;
 pub mod kafka_read;
 pub mod services;
 
-pub use kafka_read::{CommittedRecord, read_committed};
+pub use kafka_read::{CommittedRecord, read_committed, written_offsets};
 pub use services::{KafkaHandle, LakeHandle, PostgresHandle, Services, unique_name};

@@ -9,7 +9,6 @@ use std::io::Read;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use testkit::Services;
 
 use crate::support::{billabong, scratch};
@@ -95,33 +94,10 @@ pub(crate) fn summary_of(stdout: &str) -> serde_json::Value {
     serde_json::from_str(last).unwrap_or_else(|e| panic!("last line {last:?} is not JSON: {e}"))
 }
 
-/// Offsets written to `topic` so far (records and markers, committed or not).
-pub(crate) fn written(topic: &str) -> i64 {
-    let consumer: BaseConsumer = Services::get()
-        .kafka()
-        .config()
-        .create()
-        .expect("a consumer");
-    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
-        return 0;
-    };
-    let Some(topic_metadata) = metadata.topics().first() else {
-        return 0;
-    };
-    (0..topic_metadata.partitions().len() as i32)
-        .filter_map(|p| {
-            consumer
-                .fetch_watermarks(topic, p, Duration::from_secs(5))
-                .ok()
-        })
-        .map(|(low, high)| high - low)
-        .sum()
-}
-
 /// Waits until `topic` holds at least `at_least` offsets.
 pub(crate) fn wait_for_offsets(topic: &str, at_least: i64) {
     let deadline = Instant::now() + Duration::from_secs(120);
-    while written(topic) < at_least {
+    while testkit::written_offsets(&brokers(), topic) < at_least {
         assert!(
             Instant::now() < deadline,
             "{topic} stayed below {at_least} offsets"

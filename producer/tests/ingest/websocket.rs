@@ -6,15 +6,13 @@ use std::time::Duration;
 use billabong_producer::race_data::RaceDataset;
 use billabong_producer::simulator::{FeedData, Simulator, SimulatorConfig, Speed};
 use bytes::Bytes;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use schemas::topics::DLQ_HEADER_ERROR_KIND;
 use schemas::{ErrorKind, Feed};
-use testkit::Services;
 use testkit::fixtures::{race_dir, race_lines, rsvp_file, rsvp_lines};
 use tokio::task::JoinHandle;
 
 use crate::file::corrupted_rsvps;
-use crate::support::{assert_exactly_once, config, ingest, read_committed};
+use crate::support::{assert_exactly_once, brokers, config, ingest, read_committed};
 
 /// A simulator serving in the background; dropping the handle's task (abort)
 /// ends every connection without a close frame, as a crash would.
@@ -126,38 +124,15 @@ async fn invalid_messages_and_binary_frames_go_to_the_dlq() {
     );
 }
 
-/// Sum of the high watermarks of a topic's partitions: records (and commit
-/// markers) written so far, committed or not.
-fn written(topic: &str) -> i64 {
-    let consumer: BaseConsumer = Services::get()
-        .kafka()
-        .config()
-        .create()
-        .expect("a consumer");
-    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
-        return 0;
-    };
-    let Some(topic_metadata) = metadata.topics().first() else {
-        return 0;
-    };
-    (0..topic_metadata.partitions().len() as i32)
-        .filter_map(|p| {
-            consumer
-                .fetch_watermarks(topic, p, Duration::from_secs(5))
-                .ok()
-        })
-        .map(|(low, high)| high - low)
-        .sum()
-}
-
 /// Waits until `topic` holds at least `at_least` offsets.
 pub(crate) async fn wait_for_offsets(topic: &str, at_least: i64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let topic_name = topic.to_owned();
-        let now = tokio::task::spawn_blocking(move || written(&topic_name))
-            .await
-            .expect("no panic");
+        let now =
+            tokio::task::spawn_blocking(move || testkit::written_offsets(&brokers(), &topic_name))
+                .await
+                .expect("no panic");
         if now >= at_least {
             return;
         }

@@ -5,31 +5,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Int32Type, Int64Type};
+use datafusion::arrow::array::AsArray;
 use producer::race_data::RaceDataset;
 use schemas::{Feed, Limits, RaceEvent, Rsvp, race_events_from_batch, rsvps_from_batch};
 use testkit::Services;
 use testkit::fixtures::{race_lines, rsvp_lines};
 
 use crate::support::{
-    RunningSink, config, fresh_lake, open_lake, positions_exactly_once, produce, race_key,
-    read_lake, rsvp_key, wait_for_lake,
+    RunningSink, config, fresh_lake, open_lake, positions, positions_exactly_once, produce,
+    race_key, read_lake, rsvp_key, wait_for_lake,
 };
-
-fn positions(batch: &RecordBatch) -> Vec<(i32, i64)> {
-    let p = batch
-        .column_by_name("_partition")
-        .expect("_partition")
-        .as_primitive::<Int32Type>();
-    let o = batch
-        .column_by_name("_offset")
-        .expect("_offset")
-        .as_primitive::<Int64Type>();
-    (0..batch.num_rows())
-        .map(|i| (p.value(i), o.value(i)))
-        .collect()
-}
 
 async fn every_real_record_lands_exactly_once(s3: bool) {
     let kafka = Services::get().kafka();

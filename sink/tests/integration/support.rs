@@ -219,8 +219,8 @@ pub(crate) async fn read_lake(lake: &Lake, topic: &str) -> RecordBatch {
     concat_batches(&schema, &batches).expect("concat")
 }
 
-/// The (partition, offset) of every row, asserting none appears twice.
-pub(crate) fn positions_exactly_once(batch: &RecordBatch) -> Vec<(i32, i64)> {
+/// The (partition, offset) of every row, in row order.
+pub(crate) fn positions(batch: &RecordBatch) -> Vec<(i32, i64)> {
     let p = batch
         .column_by_name("_partition")
         .expect("_partition")
@@ -229,9 +229,14 @@ pub(crate) fn positions_exactly_once(batch: &RecordBatch) -> Vec<(i32, i64)> {
         .column_by_name("_offset")
         .expect("_offset")
         .as_primitive::<Int64Type>();
-    let positions: Vec<(i32, i64)> = (0..batch.num_rows())
+    (0..batch.num_rows())
         .map(|i| (p.value(i), o.value(i)))
-        .collect();
+        .collect()
+}
+
+/// The (partition, offset) of every row, asserting none appears twice.
+pub(crate) fn positions_exactly_once(batch: &RecordBatch) -> Vec<(i32, i64)> {
+    let positions = positions(batch);
     let distinct: HashSet<_> = positions.iter().collect();
     assert_eq!(
         distinct.len(),
