@@ -1,0 +1,1 @@
+//! linfa models trained on the lake (being built).
