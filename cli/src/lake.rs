@@ -46,7 +46,7 @@ enum LakeCommand {
 }
 
 /// Parses `N[s|m|h|d]` (seconds without a unit).
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (digits, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())

@@ -9,6 +9,7 @@
 //! - [`Feed`]: either feed by name; [`Feed::parse`] validates one message.
 //! - [`ValidationError`]: kind + JSON path + message, the DLQ's vocabulary.
 //! - [`RsvpBatchBuilder`], [`RaceBatchBuilder`]: events to Arrow, the lake's hot path.
+//! - [`model`]: trained model artifacts and their scoring (shared by training and serving).
 //!
 //! ```
 //! use billabong_schemas::{Feed, Limits, ErrorKind};
@@ -17,10 +18,12 @@
 //! ```
 
 mod arrow_util;
+pub mod batch_run;
 pub mod civil;
 mod decode;
 mod error;
 mod feed;
+pub mod model;
 pub mod race;
 mod race_arrow;
 mod race_arrow_read;
@@ -29,6 +32,7 @@ mod rsvp_arrow;
 pub mod topics;
 
 pub use arrow_util::ArrowConversionError;
+pub use batch_run::BatchRun;
 pub use decode::Limits;
 pub use error::{ErrorKind, Result, ValidationError};
 pub use feed::{Feed, FeedEvent, UnknownFeed};

@@ -36,7 +36,7 @@ pub use compact::{CompactOptions, CompactReport, compact};
 pub use config::{RollPolicy, SinkConfig, TopicSpec};
 pub use consumer_loop::{SinkReport, run};
 pub use error::{Error, Result};
-pub use failpoint::FAILPOINT_ENV;
+pub use failpoint::{FAILPOINT_ENV, Failpoints};
 pub use lake::{CommittedFile, Lake, PartitionSnapshot, apply_records};
 pub use location::LakeLocation;
 pub use records::{Checkpoint, CommitRecord, CompactionRecord, FileEntry, Merge, RECORD_VERSION};

@@ -90,7 +90,7 @@ impl Roller {
         let (records, dlq_records) = (buffer.records, buffer.dlq_records);
         let files = buffer.take_files()?;
         self.dlq.flush().await?;
-        failpoint::hit("before-upload");
+        failpoint::SINK.hit("before-upload");
 
         let attempt = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let mut entries = Vec::with_capacity(files.len());
@@ -114,7 +114,7 @@ impl Roller {
             })
             .await?;
             if n == 0 {
-                failpoint::hit("mid-upload");
+                failpoint::SINK.hit("mid-upload");
             }
             entries.push(FileEntry {
                 path: relative,
@@ -126,7 +126,7 @@ impl Roller {
                 max_event_time_ms: file.max_ts,
             });
         }
-        failpoint::hit("after-upload");
+        failpoint::SINK.hit("after-upload");
 
         let record = CommitRecord {
             version: RECORD_VERSION,
@@ -146,7 +146,7 @@ impl Roller {
             self.delete_files(&record).await;
             return Ok(RollOutcome::Conflict);
         }
-        failpoint::hit("after-commit");
+        failpoint::SINK.hit("after-commit");
 
         let cp = Checkpoint { first, last };
         if let Err(e) = commit::write_checkpoint(&self.loc, topic, partition, cp).await {

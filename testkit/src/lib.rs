@@ -14,7 +14,9 @@
 
 pub mod fixtures;
 pub mod kafka_read;
+pub mod lake;
 pub mod services;
+pub mod tables;
 
 pub use kafka_read::{CommittedRecord, read_committed, written_offsets};
 pub use services::{KafkaHandle, LakeHandle, PostgresHandle, Services, unique_name};
