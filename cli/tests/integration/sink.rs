@@ -17,7 +17,7 @@ use testkit::fixtures::rsvp_lines;
 
 use crate::support::billabong;
 
-fn s3_env(command: &mut Command) {
+pub(crate) fn s3_env(command: &mut Command) {
     let s = Services::get();
     for key in [
         "AWS_ENDPOINT_URL",
