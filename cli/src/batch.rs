@@ -30,7 +30,7 @@ pub(crate) struct BatchArgs {
     #[arg(long, env = "BILLABONG_LAKE", value_name = "URL")]
     lake: String,
     /// PostgreSQL: `postgres://user[:password]@host:port/database`.
-    #[arg(long, env = "BILLABONG_POSTGRES", value_name = "URL")]
+    #[arg(long, env = "BILLABONG_POSTGRES_URL", value_name = "URL")]
     postgres: String,
     /// Kafka brokers to publish finished runs to (unpublished runs go out
     /// with the next run that has brokers).

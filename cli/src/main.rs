@@ -11,6 +11,8 @@
 //! - `lake`: `ls` and `compact` the lake.
 //! - `produce`: a websocket feed or JSON Lines file into Kafka, exactly once.
 //! - `stream`: the speed layer, raw topics to live metric updates, exactly once.
+//! - `batch`: the lake into 3NF PostgreSQL and the batch views, on a schedule or once.
+//! - `sql`: read-only SQL over the lake, the 3NF tables and the batch views.
 
 mod batch;
 mod lake;
@@ -19,6 +21,7 @@ mod race_feed;
 mod shutdown;
 mod simulate;
 mod sink;
+mod sql;
 mod stream;
 mod telemetry;
 mod validate;
@@ -119,6 +122,25 @@ enum Command {
     /// Exit status: 0 after a run (or, with --every, after a signal); 2 on a
     /// usage error or a failed run.
     Batch(batch::BatchArgs),
+    /// Read-only SQL over the lake's raw tables, the 3NF tables and the batch views.
+    ///
+    /// `lake.rsvps` and `lake.race` are every committed row of the raw topics;
+    /// every table and view of PostgreSQL's `public` schema appears under its
+    /// own name. Only SELECT/WITH/VALUES, EXPLAIN, SHOW TABLES, SHOW COLUMNS
+    /// and DESCRIBE run: DDL, DML, COPY, CREATE EXTERNAL TABLE, SET and file or
+    /// URL tables are refused with their class named. Each statement runs
+    /// under --memory-limit, --time-limit and --max-rows.
+    ///
+    /// With -c or -f (or SQL piped on standard input) the statements run in
+    /// order, results go to standard output in --format, and a line
+    /// "N rows in X ms" per statement to standard error. Otherwise an
+    /// interactive prompt: statements end with `;`, \d lists tables,
+    /// \d NAME describes one, \q quits; history in ~/.billabong_history.
+    ///
+    /// Exit status: 0 when every statement ran; 2 on a usage error, a refused
+    /// or failed statement (the message names it), or when a source cannot
+    /// be opened.
+    Sql(sql::SqlArgs),
 }
 
 /// The exit status of a command that failed. Clap exits with 2 on usage errors;
@@ -136,6 +158,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => produce::run(args),
         Command::Stream(args) => stream::run(args),
         Command::Batch(args) => batch::run(args),
+        Command::Sql(args) => sql::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
