@@ -90,7 +90,11 @@ wait_for_port() {
     shift 5
     local deadline=$((SECONDS + timeout))
     until port_answers "$port"; do
-        pid_alive "$pidfile" "$marker" || die "$service" "process exited during start-up" "$@"
+        # Checked twice: while the child execs, /proc/PID/cmdline can read
+        # empty for an instant, which once failed a CI run with a healthy
+        # versitygw.
+        pid_alive "$pidfile" "$marker" || { sleep 0.5; pid_alive "$pidfile" "$marker"; } ||
+            die "$service" "process exited during start-up" "$@"
         ((SECONDS < deadline)) || die "$service" "port $port did not answer within ${timeout}s" "$@"
         sleep 0.2
     done
