@@ -48,25 +48,7 @@ impl TopicSnapshot {
             if let Some(w) = snap.watermark() {
                 watermarks.insert(partition, w);
             }
-            let mut part: Vec<CommittedFile> = snap
-                .live
-                .into_values()
-                .map(|(f, committed_at_ms)| CommittedFile {
-                    topic: topic.to_owned(),
-                    partition,
-                    url: lake.location().url(&f.path),
-                    path: f.path,
-                    first: f.first_offset,
-                    last: f.last_offset,
-                    rows: f.rows,
-                    bytes: f.bytes,
-                    min_event_time_ms: f.min_event_time_ms,
-                    max_event_time_ms: f.max_event_time_ms,
-                    committed_at_ms,
-                })
-                .collect();
-            part.sort_by_key(|f| f.first);
-            files.extend(part);
+            files.extend(snap.committed_files(lake.location(), topic, partition));
         }
         Ok(Self {
             topic: topic.to_owned(),

@@ -61,6 +61,34 @@ impl PartitionSnapshot {
         self.commits.last().map(|c| c.last)
     }
 
+    /// The live files as readers see them, by first offset.
+    pub fn committed_files(
+        &self,
+        loc: &LakeLocation,
+        topic: &str,
+        partition: i32,
+    ) -> Vec<CommittedFile> {
+        let mut files: Vec<CommittedFile> = self
+            .live
+            .values()
+            .map(|(f, committed_at_ms)| CommittedFile {
+                topic: topic.to_owned(),
+                partition,
+                url: loc.url(&f.path),
+                path: f.path.clone(),
+                first: f.first_offset,
+                last: f.last_offset,
+                rows: f.rows,
+                bytes: f.bytes,
+                min_event_time_ms: f.min_event_time_ms,
+                max_event_time_ms: f.max_event_time_ms,
+                committed_at_ms: *committed_at_ms,
+            })
+            .collect();
+        files.sort_by_key(|f| (f.first, f.path.clone()));
+        files
+    }
+
     /// Every data file any record mentions (live, superseded, or output of
     /// a merge that was not applied): what garbage collection must not treat
     /// as an orphan.
@@ -223,24 +251,7 @@ impl Lake {
         let mut out = Vec::new();
         for partition in self.partitions(topic).await? {
             let snap = self.partition(topic, partition).await?;
-            let mut files: Vec<CommittedFile> = snap
-                .live
-                .into_values()
-                .map(|(f, committed_at_ms)| CommittedFile {
-                    topic: topic.to_owned(),
-                    partition,
-                    url: self.loc.url(&f.path),
-                    path: f.path,
-                    first: f.first_offset,
-                    last: f.last_offset,
-                    rows: f.rows,
-                    bytes: f.bytes,
-                    min_event_time_ms: f.min_event_time_ms,
-                    max_event_time_ms: f.max_event_time_ms,
-                    committed_at_ms,
-                })
-                .collect();
-            files.sort_by_key(|f| (f.first, f.path.clone()));
+            let files = snap.committed_files(&self.loc, topic, partition);
             out.extend(files);
         }
         Ok(out)

@@ -7,4 +7,5 @@ mod actual;
 mod exact;
 mod expected;
 mod incremental;
+mod publish;
 mod support;

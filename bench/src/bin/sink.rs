@@ -186,23 +186,6 @@ fn lake_url(args: &Args, kind: &str, feed: Feed) -> Result<String> {
     }
 }
 
-/// The S3 settings from `.services.env`, as `billabong sink` reads them from
-/// the `AWS_*` environment.
-fn storage_options() -> Vec<(String, String)> {
-    let services = testkit::Services::get();
-    [
-        ("aws_endpoint", "AWS_ENDPOINT_URL"),
-        ("aws_access_key_id", "AWS_ACCESS_KEY_ID"),
-        ("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
-        ("aws_region", "AWS_REGION"),
-        ("aws_allow_http", "AWS_ALLOW_HTTP"),
-        ("aws_copy_if_not_exists", "AWS_COPY_IF_NOT_EXISTS"),
-    ]
-    .iter()
-    .map(|(key, var)| ((*key).to_owned(), services.var(var).to_owned()))
-    .collect()
-}
-
 /// What one sink run did.
 struct SinkRun {
     elapsed: Duration,
@@ -222,7 +205,7 @@ async fn sink_to_end(
     (partitions, per_partition): (i32, u64),
 ) -> Result<SinkRun> {
     let options = if url.starts_with("s3://") {
-        storage_options()
+        testkit::lake::s3_options()
     } else {
         Vec::new()
     };

@@ -4,7 +4,7 @@
 //! One test binary with a module per command (the workspace's convention),
 //! helpers in `support`.
 
-mod batch_kill;
+mod batch;
 mod produce;
 mod produce_kill;
 mod produce_support;

@@ -14,6 +14,7 @@ use schemas::arrow::array::{Array, Int32Array, Int64Array};
 use sink::Lake;
 use testkit::Services;
 use testkit::fixtures::rsvp_lines;
+use testkit::lake::s3_options;
 
 use crate::support::billabong;
 
@@ -30,20 +31,6 @@ pub(crate) fn s3_env(command: &mut Command) {
         command.env(key, s.var(key));
     }
     command.env_remove(sink::FAILPOINT_ENV);
-}
-
-fn s3_options() -> Vec<(String, String)> {
-    let s = Services::get();
-    [
-        ("aws_endpoint", "AWS_ENDPOINT_URL"),
-        ("aws_access_key_id", "AWS_ACCESS_KEY_ID"),
-        ("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
-        ("aws_region", "AWS_REGION"),
-        ("aws_allow_http", "AWS_ALLOW_HTTP"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), s.var(v).to_owned()))
-    .collect()
 }
 
 fn spawn_sink(lake: &str, topic: &str, failpoint: Option<&str>) -> Child {
