@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::guard::ALLOWED_TABLE_FUNCTIONS;
 use crate::limits::Limits;
 use crate::postgres::{Connector, PgTable, relations};
+use crate::struct_nulls::NullStructFields;
 use crate::yield_rule::YieldEverywhere;
 
 /// Name of the schema holding the raw lake tables.
@@ -93,6 +94,7 @@ fn base_context(limits: &Limits, stores: Arc<dyn ObjectStoreRegistry>) -> Result
         .with_config(config)
         .with_runtime_env(limits.runtime(stores).map_err(Error::Setup)?)
         .with_default_features()
+        .with_analyzer_rule(Arc::new(NullStructFields))
         .with_physical_optimizer_rule(Arc::new(YieldEverywhere))
         .build();
     let ctx = SessionContext::new_with_state(state);

@@ -32,6 +32,7 @@ mod limits;
 mod postgres;
 pub mod repl;
 mod session;
+mod struct_nulls;
 mod yield_rule;
 
 pub use catalog::LAKE_SCHEMA;

@@ -112,3 +112,34 @@ async fn one_query_joins_the_lake_and_postgres() {
     let names: Vec<String> = strings(&batch, 0).into_iter().flatten().collect();
     assert_eq!(names, ["lake.race", "lake.rsvps", "public.picked"]);
 }
+
+/// A field of a NULL struct is NULL (DataFusion 55 alone returns whatever the
+/// Parquet reader left under it: apache/datafusion#25120).
+#[tokio::test]
+async fn fields_of_a_missing_venue_are_null() {
+    let lake = lake().await;
+    let session = open(config(Some(lake), None)).await;
+    let batch = query(
+        &session,
+        "SELECT count(*) FILTER (WHERE venue IS NULL), \
+                count(*) FILTER (WHERE venue IS NULL AND venue['venue_id'] IS NOT NULL), \
+                count(DISTINCT venue['venue_id']) \
+         FROM lake.rsvps",
+    )
+    .await;
+    let without = lake.rsvps.iter().filter(|r| r.venue.is_none()).count() as i64;
+    let distinct = lake
+        .rsvps
+        .iter()
+        .filter_map(|r| r.venue.as_ref().map(|v| v.venue_id))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as i64;
+    assert!(without > 0, "the real data has RSVPs without a venue");
+    assert_eq!(i64s(&batch, 0), vec![without]);
+    assert_eq!(
+        i64s(&batch, 1),
+        vec![0],
+        "no venue id under a missing venue"
+    );
+    assert_eq!(i64s(&batch, 2), vec![distinct]);
+}
