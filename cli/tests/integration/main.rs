@@ -11,6 +11,7 @@ mod produce_support;
 mod race_feed;
 mod simulate;
 mod sink;
+mod sql;
 mod stream;
 mod support;
 mod validate;
