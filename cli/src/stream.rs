@@ -6,10 +6,12 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use stream_processor::{StartPosition, StreamConfig};
 
+use crate::lake::parse_duration;
 use crate::{shutdown, telemetry};
 
 /// Arguments of `billabong stream`.
@@ -44,6 +46,16 @@ pub(crate) struct StreamArgs {
     /// Allowed lateness of RSVPs, in seconds of event time.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     rsvp_lateness_secs: i64,
+    /// The lake holding the batch layer's model registry (`s3://bucket/prefix`,
+    /// endpoint and keys from AWS_*, or `file:///path`): RSVPs are scored
+    /// with the newest `rsvp-response` model and its running accuracy is
+    /// published. Without it, or before a model is published, the stream
+    /// reports "no model published yet".
+    #[arg(long, env = "BILLABONG_LAKE", value_name = "URL")]
+    lake: Option<String>,
+    /// How often to look for a new model version (`30s`, `5m`).
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    model_poll: Duration,
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
@@ -60,6 +72,8 @@ impl StreamArgs {
         config.dlq_topic.clone_from(&self.dlq_topic);
         config.emit.max_keys_per_message = self.max_keys_per_message;
         config.operators.rsvp_lateness_ms = self.rsvp_lateness_secs.saturating_mul(1_000);
+        config.model.lake.clone_from(&self.lake);
+        config.model.poll_interval = self.model_poll;
         config.validate()?;
         Ok(config)
     }

@@ -1,5 +1,5 @@
 //! The speed layer's settings: what to read, where to start, how late events
-//! may be, and the emission policy.
+//! may be, the emission policy and where the served models live.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -139,6 +139,46 @@ impl Default for OperatorConfig {
     }
 }
 
+/// Where the RSVP response model comes from (see `registry.rs`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ModelConfig {
+    /// The lake holding the model registry (`s3://bucket/prefix` or
+    /// `file:///path`): `models/<name>/latest` names the newest version.
+    /// `None`: no model is served and RSVPs are not scored.
+    pub lake: Option<String>,
+    /// S3 settings overriding the `AWS_*` environment (object_store's key
+    /// names: `aws_endpoint`, `aws_access_key_id`, ...). Values are
+    /// redacted in `Debug`.
+    pub storage_options: Vec<(String, String)>,
+    /// How often the `latest` pointer is read.
+    pub poll_interval: Duration,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            lake: None,
+            storage_options: Vec::new(),
+            poll_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+impl std::fmt::Debug for ModelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self
+            .storage_options
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        f.debug_struct("ModelConfig")
+            .field("lake", &self.lake)
+            .field("storage_options (values redacted)", &keys)
+            .field("poll_interval", &self.poll_interval)
+            .finish()
+    }
+}
+
 /// Everything `billabong stream` needs.
 #[derive(Debug, Clone)]
 pub struct StreamConfig {
@@ -165,6 +205,8 @@ pub struct StreamConfig {
     pub emit: EmitConfig,
     /// The operators' settings.
     pub operators: OperatorConfig,
+    /// The served model (RSVP response prediction).
+    pub model: ModelConfig,
 }
 
 impl StreamConfig {
@@ -182,6 +224,7 @@ impl StreamConfig {
             max_transaction_records: 5_000,
             emit: EmitConfig::default(),
             operators: OperatorConfig::default(),
+            model: ModelConfig::default(),
         }
     }
 
@@ -199,6 +242,12 @@ impl StreamConfig {
         }
         if self.operators.top_k == 0 || self.operators.clump_cars < 2 {
             problems.push("top-k must be ≥ 1 and clump cars ≥ 2".to_owned());
+        }
+        if self.model.poll_interval.is_zero() {
+            problems.push("the model poll interval must be positive".to_owned());
+        }
+        if self.model.lake.as_deref().is_some_and(str::is_empty) {
+            problems.push("the model lake URL is empty".to_owned());
         }
         if problems.is_empty() {
             Ok(())
@@ -237,5 +286,14 @@ mod tests {
         assert!("offset:-1".parse::<StartPosition>().is_err());
         assert!("timestamp:yesterday".parse::<StartPosition>().is_err());
         assert!("soon".parse::<StartPosition>().is_err());
+    }
+
+    #[test]
+    fn storage_option_values_are_redacted() {
+        let mut config = StreamConfig::new("b:9092");
+        config.model.storage_options = vec![("aws_secret_access_key".into(), "hunter2".into())];
+        let text = format!("{config:?}");
+        assert!(text.contains("aws_secret_access_key"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
     }
 }

@@ -123,7 +123,8 @@ impl Emitter {
         self.keys.len()
     }
 
-    fn finish(&mut self, key: &str, clock: i64, out: &mut Vec<Update>) {
+    /// Publishes the pending value of `key`, if any, and forgets the key.
+    pub(crate) fn finish(&mut self, key: &str, clock: i64, out: &mut Vec<Update>) {
         if let Some(state) = self.keys.get(key)
             && let Some((due, _)) = &state.pending
         {

@@ -36,6 +36,16 @@ pub enum Error {
         /// The last error.
         last_error: String,
     },
+    /// The model registry's lake cannot be opened (a bad URL or settings).
+    /// A registry that is merely empty or unreachable is not an error: the
+    /// stream runs without a model and says so.
+    #[error("cannot open the model registry at {url}: {reason}")]
+    ModelLake {
+        /// The lake URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// An invariant of this crate did not hold: this is a bug.
     #[error("internal error (this is a bug): {0}")]
     Internal(String),

@@ -14,7 +14,9 @@
 //! deterministic and does no I/O: `window.rs` (event-time clock, watermark,
 //! tumbling/hopping windows), `rsvp/` and `race/` (the metrics, each module's
 //! docs define them), `emit.rs` (the emission policy), `pipeline.rs`
-//! (packing and ids). `kafka/` is the only I/O.
+//! (packing and ids). `kafka/` is the only I/O on the data path;
+//! `registry.rs` reads the served model from the lake on a background task
+//! and hands it to the loop through a `watch` channel.
 //!
 //! # State is a function of the input prefix
 //!
@@ -52,7 +54,34 @@
 //! An update's `id` is `<topic>:<partition>:<offset>:<seq>`, `seq` counting
 //! the updates one input record caused; a consumer sees a duplicate as a
 //! repeated id and a gap as a missing one. Only `emit_time_ms` differs
-//! between a run and its replay.
+//! between a run and its replay — and the two model metrics below, when the
+//! served model differs.
+//!
+//! # The served model: the one exception to determinism
+//!
+//! With `ModelConfig::lake` set, every RSVP is scored with the newest RSVP
+//! response model of the batch layer's registry (`registry.rs` polls
+//! `models/rsvp-response/latest`, default every 30 s) and two metrics are
+//! published: `model_status` (which version scores the partition; version 0
+//! = "no model published yet", also without a registry) and
+//! `model_accuracy/rsvp-response/v<N>` (running accuracy, log-loss and
+//! counts of version N, reset when the version changes). A version is
+//! published at a wall-clock moment, so which records it scores is not a
+//! function of the input. Rather than pretend otherwise, the dependence is
+//! confined and made explicit:
+//!
+//! - Every **other** update is bit-identical with any model, with none, and
+//!   across switches: the model metrics have their own emitter and come after
+//!   every other update of a record, so they never shift another update's
+//!   `seq`, value or message.
+//! - A switch happens between two records of a partition; each model value
+//!   names its `model_version` and the offsets it covers (`since_offset`,
+//!   `last_offset`), so it can be checked by rescoring that range with that
+//!   artifact. With one model throughout, a replay reproduces them exactly.
+//! - A restart rebuilds the model metrics like any state, with the model
+//!   served at the restart (the model loaded before the first record is read).
+//!
+//! Per-RSVP predictions are not published (`rsvp/predict.rs` says why).
 //!
 //! # Exactly once: consume → process → produce
 //!
@@ -113,9 +142,9 @@
 //!
 //! # Deferred
 //!
-//! Blended race prediction and RSVP response prediction (they need the
-//! batch layer's models), rebuild on `billabong.batch-runs` (no batch layer
-//! yet; the hook is the start offset `S` above), turbo replay from the lake,
+//! Blended race prediction (the `race-position` model is published; the
+//! blend is not written yet), rebuild on `billabong.batch-runs` (the hook is
+//! the start offset `S` above), turbo replay from the lake,
 //! consumer-group rebalancing between instances (each
 //! partition's state is independent, so a rebalance is "rebuild the assigned
 //! partitions", with per-partition transactional ids or KIP-447 fencing).
@@ -135,11 +164,12 @@ mod kafka;
 mod metrics;
 mod pipeline;
 mod race;
+mod registry;
 mod rsvp;
 mod update;
 mod window;
 
-pub use config::{EmitConfig, OperatorConfig, StartPosition, StreamConfig};
+pub use config::{EmitConfig, ModelConfig, OperatorConfig, StartPosition, StreamConfig};
 pub use error::{Error, Result};
 pub use kafka::StreamReport;
 
@@ -154,15 +184,21 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<StreamReport> {
     config.validate()?;
+    let feed = registry::start(&config.model).await?;
+    let mut models = feed.receiver;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let watcher = tokio::spawn(async move {
         shutdown.await;
         flag.store(true, Ordering::Relaxed);
     });
-    let result = tokio::task::spawn_blocking(move || kafka::run_blocking(&config, &stop))
-        .await
-        .map_err(|e| Error::Internal(format!("the stream loop panicked: {e}")))?;
+    let result =
+        tokio::task::spawn_blocking(move || kafka::run_blocking(&config, &stop, &mut models))
+            .await
+            .map_err(|e| Error::Internal(format!("the stream loop panicked: {e}")));
     watcher.abort();
-    result
+    if let Some(task) = feed.task {
+        task.abort();
+    }
+    result?
 }

@@ -20,6 +20,10 @@ pub(crate) const END_TO_END_LAG_LAST: &str = "billabong_stream_end_to_end_lag_la
 pub(crate) const CONSUMPTION_LATENCY_LAST: &str =
     "billabong_stream_consumption_latency_last_seconds";
 pub(crate) const TRACKED_KEYS: &str = "billabong_stream_tracked_keys";
+/// The served model's registry version; 0 while none is published.
+pub(crate) const MODEL_VERSION: &str = "billabong_stream_model_version";
+/// Polls of the model registry that failed (the current model stays).
+pub(crate) const MODEL_LOAD_ERRORS: &str = "billabong_stream_model_load_errors_total";
 
 /// Counts of one input record's processing, recorded in one place.
 pub(crate) fn record_input(
@@ -64,4 +68,13 @@ pub(crate) fn record_commit(seconds: f64, tracked_keys: usize) {
     counter!(TRANSACTIONS).increment(1);
     histogram!(COMMIT_LATENCY).record(seconds);
     gauge!(TRACKED_KEYS).set(tracked_keys as f64);
+}
+
+/// The served version of the RSVP response model (0: none).
+pub(crate) fn record_model_version(version: u32) {
+    gauge!(MODEL_VERSION, "model" => schemas::model::RSVP_RESPONSE_MODEL).set(f64::from(version));
+}
+
+pub(crate) fn record_model_load_error() {
+    counter!(MODEL_LOAD_ERRORS, "model" => schemas::model::RSVP_RESPONSE_MODEL).increment(1);
 }

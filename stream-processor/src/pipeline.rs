@@ -1,8 +1,11 @@
 //! One partition's processing, from raw bytes to packed output messages:
 //! parse → operator → emission policy → packing. Pure and synchronous: the
 //! output is a function of the partition's input prefix alone (apart from
-//! the emit time the sender stamps), which is what lets a restart rebuild
-//! the state by replay and recognise what it already published.
+//! the emit time the sender stamps, and the model metrics, which also depend
+//! on the served model: see `rsvp/predict.rs`), which is what lets a restart
+//! rebuild the state by replay and recognise what it already published.
+
+use std::sync::Arc;
 
 use schemas::{Limits, RaceEvent, Rsvp, ValidationError};
 use serde_json::{Value, json};
@@ -10,7 +13,8 @@ use serde_json::{Value, json};
 use crate::config::{EmitConfig, OperatorConfig};
 use crate::emit::Emitter;
 use crate::race::RaceOperator;
-use crate::rsvp::RsvpOperator;
+use crate::registry::ServedModel;
+use crate::rsvp::{ResponseScorer, RsvpOperator};
 use crate::update::Update;
 
 /// Which feed a partition carries.
@@ -21,7 +25,9 @@ pub(crate) enum FeedKind {
 }
 
 enum Operator {
-    Rsvps(RsvpOperator),
+    /// The metrics, and the model scoring (kept apart: its output depends on
+    /// the served model).
+    Rsvps(RsvpOperator, Box<ResponseScorer>),
     Race(RaceOperator),
 }
 
@@ -76,7 +82,9 @@ impl PartitionPipeline {
         ops: &OperatorConfig,
     ) -> Self {
         let operator = match kind {
-            FeedKind::Rsvps => Operator::Rsvps(RsvpOperator::new(ops)),
+            FeedKind::Rsvps => {
+                Operator::Rsvps(RsvpOperator::new(ops), Box::new(ResponseScorer::new(emit)))
+            }
             FeedKind::Race => Operator::Race(RaceOperator::new(ops)),
         };
         PartitionPipeline {
@@ -96,7 +104,7 @@ impl PartitionPipeline {
         let mut published = Vec::new();
         let event_time;
         match &mut self.operator {
-            Operator::Rsvps(op) => match Rsvp::parse(record.payload, &self.limits) {
+            Operator::Rsvps(op, scorer) => match Rsvp::parse(record.payload, &self.limits) {
                 Ok(rsvp) => {
                     event_time = rsvp.mtime;
                     produced.late = op.process(&rsvp, &mut updates);
@@ -105,6 +113,8 @@ impl PartitionPipeline {
                         self.emitter.offer(update, clock, &mut published);
                     }
                     self.emitter.advance(clock, watermark, &mut published);
+                    // Last, so that the other updates' seqs do not depend on the model.
+                    scorer.process(&rsvp, record.offset, clock, &mut published);
                 }
                 Err(error) => {
                     produced.rejected = Some(error);
@@ -138,9 +148,21 @@ impl PartitionPipeline {
         produced
     }
 
-    /// Keys the emitter tracks (memory gauge).
+    /// Keys the emitters track (memory gauge).
     pub(crate) fn tracked_keys(&self) -> usize {
-        self.emitter.tracked_keys()
+        let scorer = match &self.operator {
+            Operator::Rsvps(_, scorer) => scorer.tracked_keys(),
+            Operator::Race(_) => 0,
+        };
+        self.emitter.tracked_keys() + scorer
+    }
+
+    /// Serves `model` from this partition's next RSVP on (race partitions
+    /// ignore it).
+    pub(crate) fn set_model(&mut self, model: Option<Arc<ServedModel>>) {
+        if let Operator::Rsvps(_, scorer) = &mut self.operator {
+            scorer.set_model(model);
+        }
     }
 
     /// Packs `updates` into messages of at most `max_keys` updates. Update
@@ -195,13 +217,26 @@ mod tests {
     use super::*;
 
     fn rsvp(mtime: i64, country: &str) -> Vec<u8> {
+        rsvp_answer(mtime, country, "yes")
+    }
+
+    fn rsvp_answer(mtime: i64, country: &str, response: &str) -> Vec<u8> {
         let line = format!(
-            r#"{{"venue":{{"venue_name":"v","lon":0,"lat":0,"venue_id":1}},"visibility":"public","response":"yes","guests":1,"member":{{"member_id":1,"member_name":"m"}},"rsvp_id":1,"mtime":{mtime},"event":{{"event_name":"e","event_id":"1","time":{mtime},"event_url":"u"}},"group":{{"group_topics":[{{"urlkey":"rust","topic_name":"Rust"}}],"group_city":"c","group_country":"{country}","group_id":1,"group_name":"g","group_lon":0,"group_lat":0,"group_urlname":"g"}}}}"#
+            r#"{{"venue":{{"venue_name":"v","lon":0,"lat":0,"venue_id":1}},"visibility":"public","response":"{response}","guests":1,"member":{{"member_id":1,"member_name":"m"}},"rsvp_id":1,"mtime":{mtime},"event":{{"event_name":"e","event_id":"1","time":{mtime},"event_url":"u"}},"group":{{"group_topics":[{{"urlkey":"rust","topic_name":"Rust"}}],"group_city":"c","group_country":"{country}","group_id":1,"group_name":"g","group_lon":0,"group_lat":0,"group_urlname":"g"}}}}"#
         );
         line.into_bytes()
     }
 
     fn run(records: &[Vec<u8>]) -> Vec<Value> {
+        run_with_models(records, &[])
+    }
+
+    /// Runs `records`, handing `models[j].1` to the pipeline before record
+    /// `models[j].0`.
+    fn run_with_models(
+        records: &[Vec<u8>],
+        models: &[(usize, Option<Arc<ServedModel>>)],
+    ) -> Vec<Value> {
         let mut p = PartitionPipeline::new(
             "t",
             0,
@@ -211,6 +246,9 @@ mod tests {
         );
         let mut out = Vec::new();
         for (i, payload) in records.iter().enumerate() {
+            for (_, model) in models.iter().filter(|(at, _)| *at == i) {
+                p.set_model(model.clone());
+            }
             let produced = p.process(InputRecord {
                 offset: i as i64,
                 payload,
@@ -236,6 +274,173 @@ mod tests {
         let first = run(&records);
         assert!(!first.is_empty());
         assert_eq!(first, run(&records));
+    }
+
+    /// A model over the test records' features: P(yes) depends on the
+    /// country and the hour, so predictions are right and wrong.
+    fn model(version: u32, intercept: f64) -> Arc<ServedModel> {
+        use schemas::model::{
+            ARTIFACT_FORMAT, ClassifierMetrics, LinearModel, RsvpEncoding, RsvpResponseModel,
+            TrainingInfo,
+        };
+        let encoding = RsvpEncoding {
+            countries: vec!["us".into()],
+            topics: vec!["rust".into()],
+        };
+        let names = encoding.feature_names();
+        let n = names.len();
+        let mut weights = vec![0.0; n];
+        weights[3] = 1.5; // rsvp_hour_sin
+        weights[n - 2] = 2.0; // country=us
+        let model = RsvpResponseModel {
+            encoding,
+            linear: LinearModel {
+                feature_names: names,
+                mean: vec![0.0; n],
+                scale: vec![1.0; n],
+                weights,
+                intercept,
+            },
+            training: TrainingInfo {
+                format: ARTIFACT_FORMAT,
+                trained_at_ms: 0,
+                learner: "hand-made".into(),
+                split: "none".into(),
+                train_rows: 1,
+                test_rows: 1,
+                lake_watermarks: Vec::new(),
+            },
+            metrics: ClassifierMetrics {
+                auc: 0.5,
+                accuracy: 0.5,
+                log_loss: 0.7,
+                baseline_rate: 0.5,
+                baseline_log_loss: 0.7,
+                baseline_accuracy: 0.5,
+                test_positive_rate: 0.5,
+            },
+        };
+        Arc::new(ServedModel { version, model })
+    }
+
+    fn is_model_metric(update: &Value) -> bool {
+        update["metric"] == "model_status" || update["metric"] == "model_accuracy"
+    }
+
+    /// Every update, with its id, in output order.
+    fn flat(messages: &[Value]) -> Vec<Value> {
+        messages
+            .iter()
+            .flat_map(|m| m["updates"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
+    fn answered_records() -> Vec<Vec<u8>> {
+        let t = 1_489_000_000_000;
+        (0..200)
+            .map(|i| {
+                rsvp_answer(
+                    t + i * 97_000 - (i % 5) * 40_000,
+                    ["us", "de", "fr"][i as usize % 3],
+                    ["yes", "no"][usize::from(i % 7 < 3)],
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_served_model_changes_no_other_metric() {
+        let records = answered_records();
+        let none = run(&records);
+        let v1 = run_with_models(&records, &[(0, Some(model(1, 0.3)))]);
+        let switched = run_with_models(
+            &records,
+            &[
+                (0, Some(model(1, 0.3))),
+                (80, Some(model(1, 0.3))),
+                (120, Some(model(2, -1.0))),
+            ],
+        );
+        let late = run_with_models(&records, &[(150, Some(model(3, 0.0)))]);
+        let others = |messages: &[Value]| -> Vec<Value> {
+            flat(messages)
+                .into_iter()
+                .filter(|u| !is_model_metric(u))
+                .collect()
+        };
+        let reference = others(&none);
+        assert!(reference.len() > 500);
+        for output in [&v1, &switched, &late] {
+            assert_eq!(others(output), reference, "ids, values and order agree");
+        }
+        // Model updates come after every other update of their record.
+        for message in v1.iter().chain(&switched) {
+            let kinds: Vec<bool> = message["updates"]
+                .as_array()
+                .expect("updates")
+                .iter()
+                .map(is_model_metric)
+                .collect();
+            assert!(kinds.windows(2).all(|w| w[0] <= w[1]), "{message}");
+        }
+        assert_eq!(v1, run_with_models(&records, &[(0, Some(model(1, 0.3)))]));
+    }
+
+    #[test]
+    fn accuracy_is_per_version_and_the_old_version_is_flushed() {
+        let records = answered_records();
+        let switched = run_with_models(
+            &records,
+            &[
+                (0, None),
+                (60, Some(model(1, 0.3))),
+                (120, Some(model(2, -1.0))),
+            ],
+        );
+        let updates = flat(&switched);
+        let status: Vec<&Value> = updates
+            .iter()
+            .filter(|u| u["metric"] == "model_status")
+            .map(|u| &u["value"])
+            .collect();
+        let versions: Vec<i64> = status
+            .iter()
+            .map(|v| v["model_version"].as_i64().unwrap_or(-1))
+            .collect();
+        assert_eq!(versions, vec![0, 1, 2], "announced once per version");
+        assert_eq!(status[0]["status"], "no model published yet");
+        assert_eq!(status[1]["status"], "serving");
+        let last = |v: i64| {
+            updates
+                .iter()
+                .rfind(|u| u["metric"] == "model_accuracy" && u["value"]["model_version"] == v)
+                .map(|u| u["value"].clone())
+                .expect("published")
+        };
+        let (one, two) = (last(1), last(2));
+        assert_eq!(
+            (one["since_offset"].as_i64(), one["last_offset"].as_i64()),
+            (Some(60), Some(119)),
+            "v1's last value is published when v2 takes over"
+        );
+        assert_eq!(one["scored"].as_u64(), Some(60));
+        assert_eq!(two["since_offset"].as_i64(), Some(120));
+        // Recompute v1 over its range.
+        let m = model(1, 0.3);
+        let (mut correct, mut loss) = (0u64, 0.0f64);
+        for payload in &records[60..120] {
+            let r = Rsvp::parse(payload, &Limits::default()).expect("valid");
+            let p = m.model.predict(&r);
+            let yes = r.response == schemas::rsvp::Response::Yes;
+            correct += u64::from((p >= 0.5) == yes);
+            loss -= if yes { p.ln() } else { (1.0 - p).ln() };
+        }
+        assert_eq!(one["correct"].as_u64(), Some(correct));
+        assert!(correct > 0 && correct < 60, "a mixed model: {correct}");
+        assert!((one["log_loss_sum"].as_f64().expect("sum") - loss).abs() < 1e-9);
+        assert!(
+            (one["accuracy"].as_f64().expect("accuracy") - correct as f64 / 60.0).abs() < 1e-15
+        );
     }
 
     #[test]

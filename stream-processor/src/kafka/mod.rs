@@ -17,6 +17,7 @@ use crate::config::StreamConfig;
 use crate::error::{Error, Result};
 use crate::metrics;
 use crate::pipeline::{FeedKind, InputRecord, PartitionPipeline};
+use crate::registry::ModelReceiver;
 use output::{Rejected, TxnOutput};
 use start::{PartitionStart, start_metadata};
 
@@ -58,11 +59,16 @@ enum GenerationEnd {
     TopologyChanged,
 }
 
-/// Runs until `stop` is set; commits what is open, then returns.
-pub(crate) fn run_blocking(config: &StreamConfig, stop: &Arc<AtomicBool>) -> Result<StreamReport> {
+/// Runs until `stop` is set; commits what is open, then returns. A model
+/// arriving on `models` is served from each RSVP partition's next record.
+pub(crate) fn run_blocking(
+    config: &StreamConfig,
+    stop: &Arc<AtomicBool>,
+    models: &mut ModelReceiver,
+) -> Result<StreamReport> {
     let mut report = StreamReport::default();
     loop {
-        match run_generation(config, stop, &mut report) {
+        match run_generation(config, stop, models, &mut report) {
             Ok(GenerationEnd::Stopped) => return Ok(report),
             Ok(GenerationEnd::TopologyChanged) => {
                 tracing::info!("Input topics changed; starting a new generation.");
@@ -92,9 +98,11 @@ struct Partition {
 fn run_generation(
     config: &StreamConfig,
     stop: &Arc<AtomicBool>,
+    models: &mut ModelReceiver,
     report: &mut StreamReport,
 ) -> Result<GenerationEnd> {
     let (consumer, mut generation) = Generation::start(config)?;
+    generation.set_model(models);
     let mut in_txn = 0usize;
     let mut txn_started = Instant::now();
     let mut topology_checked = Instant::now();
@@ -107,6 +115,10 @@ fn run_generation(
                 end = GenerationEnd::TopologyChanged;
                 break;
             }
+        }
+        // A closed channel (no registry) never changes.
+        if models.has_changed().unwrap_or(false) {
+            generation.set_model(models);
         }
         let idle = match consumer.poll(Duration::from_millis(50)) {
             None => true,
@@ -225,6 +237,15 @@ impl Generation {
                 partition_counts,
             },
         ))
+    }
+
+    /// Hands the newest model to every partition (RSVP partitions serve it
+    /// from their next record).
+    fn set_model(&mut self, models: &mut ModelReceiver) {
+        let model = models.borrow_and_update().clone();
+        for part in self.partitions.values_mut() {
+            part.pipeline.set_model(model.clone());
+        }
     }
 
     /// Processes one record; returns true when its output belongs to the

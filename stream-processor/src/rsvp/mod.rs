@@ -13,9 +13,19 @@
 //!
 //! An event joins every window of a spec whose end is after the watermark
 //! (`window.rs`); for the others it is late for that spec.
+//!
+//! RSVP response prediction (`predict.rs`) scores every RSVP with the model
+//! the batch layer published and publishes `model_status` and
+//! `model_accuracy/rsvp-response/v<N>`. Those two depend on which model
+//! version was served when (wall-clock time), so they are kept apart — own
+//! emitter, after every other update of a record — and every metric above
+//! stays a function of the input prefix alone; `predict.rs` has the details.
 
+mod predict;
 mod topk;
 mod trending;
+
+pub(crate) use predict::ResponseScorer;
 
 use std::collections::BTreeMap;
 

@@ -6,6 +6,7 @@
 
 mod dlq;
 mod late_topic;
+mod model;
 mod race;
 mod restart;
 mod rsvp;

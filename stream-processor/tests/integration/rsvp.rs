@@ -184,6 +184,8 @@ fn check(naive: &Naive, p: &Published) {
                 "{u}"
             );
         }
+        // No model registry: the status says so, and nothing is scored.
+        "model_status" => assert_eq!(v["status"], "no model published yet", "{u}"),
         other => panic!("unexpected metric {other}"),
     }
 }
