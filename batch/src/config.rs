@@ -2,6 +2,8 @@
 
 use schemas::topics::{BATCH_RUNS_TOPIC, RACE_TOPIC, RSVPS_TOPIC};
 
+use crate::engine::Engine;
+
 /// Settings of `billabong batch`.
 #[derive(Debug, Clone)]
 pub struct BatchConfig {
@@ -23,6 +25,8 @@ pub struct BatchConfig {
     pub storage_options: Vec<(String, String)>,
     /// Train the models after the run (also when the lake had nothing new).
     pub train: bool,
+    /// Where the ETL's DataFusion plans run (training stays local).
+    pub engine: Engine,
 }
 
 impl BatchConfig {
@@ -37,6 +41,7 @@ impl BatchConfig {
             runs_topic: BATCH_RUNS_TOPIC.to_owned(),
             storage_options: Vec::new(),
             train: false,
+            engine: Engine::Local,
         }
     }
 }

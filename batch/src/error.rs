@@ -40,6 +40,14 @@ pub enum Error {
         /// The client's error.
         message: String,
     },
+    /// The Ballista engine: the scheduler URL is malformed or unreachable.
+    #[error("ballista scheduler {scheduler}: {message}")]
+    Engine {
+        /// The scheduler as configured (`df://host:port`).
+        scheduler: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Training, saving or loading a model.
     #[error("model: {0}")]
     Model(String),

@@ -9,17 +9,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use datafusion::datasource::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::logical_expr::{Expr, col, lit};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use schemas::Feed;
 use sink::{CommittedFile, Lake, OFFSET_COLUMN, PARTITION_COLUMN, lake_schema};
 
-use crate::error::{Error, Result};
+use crate::engine;
+use crate::error::Result;
 
 /// Per-partition offsets: for a snapshot the last committed offset
 /// (inclusive); for a range start the last offset already loaded.
@@ -36,7 +37,13 @@ pub struct TopicSnapshot {
     pub files: Vec<CommittedFile>,
     /// Last committed offset per partition.
     pub watermarks: Offsets,
+    /// A lake folder that never holds files ([`EMPTY_FOLDER`]): what the
+    /// table of an empty delta lists (see [`table_after`]).
+    pub empty_url: String,
 }
+
+/// The lake folder an empty delta's table lists: nothing writes there.
+pub const EMPTY_FOLDER: &str = "_empty";
 
 impl TopicSnapshot {
     /// Reads the commit records of every partition of `topic` once.
@@ -55,6 +62,7 @@ impl TopicSnapshot {
             feed,
             files,
             watermarks,
+            empty_url: format!("{}/", lake.location().url(EMPTY_FOLDER)),
         })
     }
 
@@ -73,22 +81,13 @@ impl TopicSnapshot {
     }
 }
 
-/// A DataFusion session that can read the lake's store. Strings stay `Utf8`
-/// (not views) so that batches map one-to-one onto PostgreSQL types.
+/// A local DataFusion session that can read the lake's store, with the
+/// options every batch plan needs ([`engine::session_config`]).
 pub fn session_for(lake: &Lake) -> Result<SessionContext> {
-    let config = SessionConfig::new()
-        .set_bool(
-            "datafusion.execution.parquet.schema_force_view_types",
-            false,
-        )
-        .set_bool("datafusion.execution.parquet.pushdown_filters", true);
-    let ctx = SessionContext::new_with_config(config);
-    let loc = lake.location();
-    let store_url = url::Url::parse(&loc.store_url).map_err(|e| Error::Lake {
-        message: format!("store URL {:?}: {e}", loc.store_url),
-    })?;
-    ctx.register_object_store(&store_url, Arc::clone(&loc.store));
-    Ok(ctx)
+    Ok(SessionContext::new_with_config_rt(
+        engine::session_config(),
+        engine::lake_runtime(lake)?,
+    ))
 }
 
 /// A table over exactly the rows of `snapshot` with offsets in
@@ -101,19 +100,29 @@ pub async fn table_after(
 ) -> Result<Arc<dyn TableProvider>> {
     let schema = lake_schema(snapshot.feed);
     let files = snapshot.files_after(after);
-    if files.is_empty() {
-        return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
-    }
-    let urls = files
+    let mut urls = files
         .iter()
         .map(|f| ListingTableUrl::parse(&f.url))
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    if urls.is_empty() {
+        // An empty delta lists a folder with no files: it scans nothing,
+        // yet plans like any other delta. Not an in-memory table (a plan
+        // over it cannot be shipped to Ballista), nor an empty relation
+        // (the optimizer folds plans over it into shapes Ballista 55
+        // cannot decode: `No field named
+        // "__unnest_placeholder(race_delta.grid)"`), nor a listing of no
+        // paths (DataFusion asserts there is one).
+        urls.push(ListingTableUrl::parse(&snapshot.empty_url)?);
+    }
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
     let files_table = Arc::new(ListingTable::try_new(config)?);
+    if files.is_empty() {
+        return Ok(files_table);
+    }
     let df = ctx.read_table(files_table)?;
     let df = match range_filter(snapshot, after) {
         Some(filter) => df.filter(filter)?,

@@ -10,8 +10,9 @@
 
 pub mod config;
 pub mod copy;
+pub mod engine;
 pub mod error;
-mod etl;
+pub mod etl;
 pub mod lake_source;
 pub mod migrate;
 pub mod model;
@@ -22,5 +23,6 @@ pub mod runs;
 pub mod views;
 
 pub use config::BatchConfig;
+pub use engine::Engine;
 pub use error::{Error, Result};
 pub use run::{NoProgress, Progress, RunSummary, run_once};

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use schemas::Feed;
 use serde::Serialize;
 use sink::{Failpoints, Lake};
@@ -23,9 +23,10 @@ use tokio_postgres::Client;
 use tracing::{info, warn};
 
 use crate::config::BatchConfig;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::etl::{self, TableLoad};
-use crate::lake_source::{Offsets, TopicSnapshot, session_for, table_after};
+use crate::lake_source::{Offsets, TopicSnapshot, table_after};
 use crate::migrate::migrate;
 use crate::model::{self, TrainReport};
 use crate::runs::{self, PreviousRun, Watermarks};
@@ -162,12 +163,13 @@ async fn run_locked(
     FAILPOINTS.hit("after-begin");
     info!(run_id, attempts, "batch run started");
     let delta = Delta {
+        lake: &lake,
         rsvps: (&rsvps, &rsvps_after),
         race: (&race, &race_after),
     };
     let outcome = load_and_commit(
         client,
-        &lake,
+        &config.engine,
         run_id,
         previous.as_ref(),
         &delta,
@@ -212,8 +214,10 @@ async fn run_locked(
     Ok(summary)
 }
 
-/// The two topics' snapshots with the offsets already loaded.
+/// The two topics' snapshots with the offsets already loaded, and the lake
+/// they were taken from.
 struct Delta<'a> {
+    lake: &'a Lake,
     rsvps: (&'a TopicSnapshot, &'a Offsets),
     race: (&'a TopicSnapshot, &'a Offsets),
 }
@@ -226,15 +230,15 @@ type Loaded = (
 
 async fn load_and_commit(
     client: &mut Client,
-    lake: &Lake,
+    engine: &Engine,
     run_id: i64,
     previous: Option<&PreviousRun>,
     delta: &Delta<'_>,
     watermarks: &Watermarks,
     progress: &dyn Progress,
 ) -> Result<Loaded> {
-    let ctx = session_for(lake)?;
-    let rows_read = register_delta(&ctx, delta).await?;
+    let ctx = engine.session(delta.lake).await?;
+    let rows_read = register_delta(&ctx, delta, engine.caches_deltas()).await?;
     let targets: Vec<etl::Target> = etl::rsvp::TARGETS
         .iter()
         .chain(etl::race::TARGETS)
@@ -275,23 +279,30 @@ async fn load_and_commit(
     Ok((rows_read, tables, view_rows.into_iter().collect()))
 }
 
-/// Registers the deltas (cached in memory: every target reads them) and
-/// their flattened forms; returns the rows read.
-async fn register_delta(ctx: &SessionContext, delta: &Delta<'_>) -> Result<u64> {
+/// Registers the deltas and their flattened forms; returns the rows read.
+/// With `cache` they are computed once and held in memory (every target
+/// reads them); without it (Ballista) they stay views over the lake's
+/// files, which each query reads again.
+async fn register_delta(ctx: &SessionContext, delta: &Delta<'_>, cache: bool) -> Result<u64> {
     let (rsvps, rsvps_after) = delta.rsvps;
     let (race, race_after) = delta.race;
     let raw = table_after(ctx, rsvps, rsvps_after).await?;
     ctx.register_table("rsvp_delta", raw)?;
-    let flat = ctx.sql(etl::rsvp::FLATTEN).await?.cache().await?;
+    let flat = cached(ctx.sql(etl::rsvp::FLATTEN).await?, cache).await?;
     let rsvp_rows = flat.clone().count().await?;
     ctx.register_table(etl::rsvp::FLAT, flat.into_view())?;
     let raw = table_after(ctx, race, race_after).await?;
-    let race_delta = ctx.read_table(raw)?.cache().await?;
+    let race_delta = cached(ctx.read_table(raw)?, cache).await?;
     let race_rows = race_delta.clone().count().await?;
     ctx.register_table("race_delta", race_delta.into_view())?;
-    let grid = ctx.sql(etl::race::GRID).await?.cache().await?;
+    let grid = cached(ctx.sql(etl::race::GRID).await?, cache).await?;
     ctx.register_table("race_grid", grid.into_view())?;
     Ok(u64::try_from(rsvp_rows + race_rows).unwrap_or(u64::MAX))
+}
+
+/// `df` computed into memory when `cache`, else unchanged.
+async fn cached(df: DataFrame, cache: bool) -> Result<DataFrame> {
+    Ok(if cache { df.cache().await? } else { df })
 }
 
 /// The lake's watermark never goes back; if it does, this is not the lake

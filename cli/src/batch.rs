@@ -47,6 +47,8 @@ pub(crate) struct BatchArgs {
     #[arg(long, value_enum, default_value = "local")]
     engine: Engine,
     /// The Ballista scheduler, `df://host:port` (with `--engine ballista`).
+    /// Its executors read the lake themselves: give them the same `AWS_*`
+    /// settings as this command.
     #[arg(long, value_name = "URL")]
     scheduler: Option<String>,
     /// The raw RSVP topic as the lake names it.
@@ -62,15 +64,14 @@ pub(crate) struct BatchArgs {
 
 impl BatchArgs {
     fn config(&self) -> anyhow::Result<BatchConfig> {
-        if self.engine == Engine::Ballista {
-            anyhow::bail!(
-                "--engine ballista is not available in this build yet: run with --engine local \
-                 (the default); the same plans will run on Ballista once it lands"
-            );
-        }
-        if self.scheduler.is_some() {
-            anyhow::bail!("--scheduler needs --engine ballista");
-        }
+        let engine = match (self.engine, &self.scheduler) {
+            (Engine::Local, None) => batch::Engine::Local,
+            (Engine::Local, Some(_)) => anyhow::bail!("--scheduler needs --engine ballista"),
+            (Engine::Ballista, None) => anyhow::bail!(
+                "--engine ballista needs --scheduler df://host:port (the Ballista scheduler)"
+            ),
+            (Engine::Ballista, Some(url)) => batch::Engine::ballista(url).context("--scheduler")?,
+        };
         if self.every.is_some_and(|d| d.is_zero()) {
             anyhow::bail!("--every must be longer than 0s");
         }
@@ -80,6 +81,7 @@ impl BatchArgs {
         config.race_topic.clone_from(&self.race_topic);
         config.runs_topic.clone_from(&self.runs_topic);
         config.train = self.train;
+        config.engine = engine;
         Ok(config)
     }
 }

@@ -6,8 +6,8 @@
 //! the same shape and merged with an upsert that replaces attributes only
 //! when the staged position is newer, inside the run's one transaction.
 
-pub(crate) mod race;
-pub(crate) mod rsvp;
+pub mod race;
+pub mod rsvp;
 
 use datafusion::prelude::SessionContext;
 use tokio_postgres::Transaction;
@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 
 /// How staged rows enter their target.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Merge {
+pub enum Merge {
     /// Insert new keys; existing keys have no attributes to update.
     InsertNew,
     /// Upsert; attributes change only when the staged row's `order` columns
@@ -31,19 +31,19 @@ pub(crate) enum Merge {
 
 /// One table the ETL fills.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Target {
+pub struct Target {
     /// The 3NF table.
-    pub(crate) table: &'static str,
+    pub table: &'static str,
     /// Staged (and, except for custom merges, target) columns in query order.
-    pub(crate) columns: &'static [&'static str],
+    pub columns: &'static [&'static str],
     /// The primary key.
-    pub(crate) key: &'static [&'static str],
+    pub key: &'static [&'static str],
     /// DataFusion SQL over the flattened delta, one row per key.
-    pub(crate) extract: &'static str,
+    pub extract: &'static str,
     /// Staging DDL when the staged shape is not the target's.
-    pub(crate) staging: Option<&'static str>,
+    pub staging: Option<&'static str>,
     /// How the staged rows are merged.
-    pub(crate) merge: Merge,
+    pub merge: Merge,
 }
 
 impl Target {

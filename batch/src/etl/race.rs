@@ -12,11 +12,11 @@ const NEWEST: &[&str] = &["src_time", "src_partition", "src_offset"];
 
 /// The grid slots of every race start in the delta, one row per slot;
 /// registered next to `race_delta` as `race_grid`.
-pub(crate) const GRID: &str = "(SELECT race_id, ts, _partition, _offset, unnest(grid) AS g
+pub const GRID: &str = "(SELECT race_id, ts, _partition, _offset, unnest(grid) AS g
                      FROM race_delta WHERE type = 'race_start')";
 
 /// The targets in foreign-key order.
-pub(crate) const TARGETS: &[Target] = &[
+pub const TARGETS: &[Target] = &[
     Target {
         table: "circuits",
         columns: &[

@@ -10,7 +10,7 @@
 use super::{Merge, Target};
 
 /// The name the flattened delta is registered under.
-pub(crate) const FLAT: &str = "rsvp_flat";
+pub const FLAT: &str = "rsvp_flat";
 
 /// Flattens the nested lake columns of the delta table `rsvp_delta`.
 ///
@@ -19,7 +19,7 @@ pub(crate) const FLAT: &str = "rsvp_flat";
 /// arbitrary values in the fields of a null struct, so every venue field is
 /// guarded by `venue IS NOT NULL` (found by the recomputation test: ids of
 /// other rows' venues appeared under RSVPs without one).
-pub(crate) const FLATTEN: &str = r#"
+pub const FLATTEN: &str = r#"
 SELECT rsvp_id, mtime, response, CAST(guests AS INT) AS guests, visibility,
        member['member_id'] AS member_id, member['member_name'] AS member_name,
        member['photo'] AS photo,
@@ -43,7 +43,7 @@ FROM rsvp_delta
 const NEWEST: &[&str] = &["src_time", "src_partition", "src_offset"];
 
 /// The targets in foreign-key order.
-pub(crate) const TARGETS: &[Target] = &[
+pub const TARGETS: &[Target] = &[
     Target {
         table: "countries",
         columns: &["country_code"],

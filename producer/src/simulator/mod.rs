@@ -107,4 +107,5 @@ mod tests;
 pub use clock::{FeedClock, event_time_ms};
 pub use config::{FeedData, SimulatorConfig, Speed};
 pub use error::SimulatorError;
+pub use scale::scale_records;
 pub use server::Simulator;

@@ -36,6 +36,24 @@ pub(crate) fn scale(feed: Feed, lines: Vec<Line>, scale: u32) -> Vec<Line> {
     scaled
 }
 
+/// [`scale`] over plain records, for benchmarks and tests that enlarge data
+/// exactly as `billabong simulate --scale` does: each record is followed by
+/// `scale - 1` derived copies (RSVPs: id + j × 10^10, mtime + j ms; race
+/// events: race id suffixed `-x<j>`).
+pub fn scale_records(feed: Feed, records: Vec<Vec<u8>>, scale: u32) -> Vec<Vec<u8>> {
+    let lines = records
+        .into_iter()
+        .map(|r| Line {
+            bytes: Bytes::from(r),
+            race: 0,
+        })
+        .collect();
+    self::scale(feed, lines, scale)
+        .into_iter()
+        .map(|l| l.bytes.to_vec())
+        .collect()
+}
+
 /// Copy `j` of one record, or `None` when it lacks the fields to make a fresh
 /// id (such a record is repeated unchanged).
 fn derive(feed: Feed, value: &Value, j: u32) -> Option<Bytes> {
