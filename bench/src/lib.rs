@@ -1,5 +1,5 @@
 //! Shared helpers for the benchmark binaries in `src/bin/` (`producer`,
-//! `sink`, `stream`): the payloads (real recorded data, cycled to a chosen
+//! `sink`, `stream`, `batch`): the payloads (real recorded data, cycled to a chosen
 //! count), Kafka topics and a raw rdkafka baseline, running the release
 //! `billabong` binary, and the results table.
 //!

@@ -47,11 +47,13 @@ pub struct Target {
 }
 
 impl Target {
-    pub(crate) fn staging_table(&self) -> String {
+    /// The temporary table the target's rows are copied into.
+    pub fn staging_table(&self) -> String {
         format!("stage_{}", self.table)
     }
 
-    fn staging_ddl(&self) -> String {
+    /// The DDL of [`Target::staging_table`] (dropped at commit).
+    pub fn staging_ddl(&self) -> String {
         match self.staging {
             Some(ddl) => ddl.to_owned(),
             None => format!(
@@ -62,7 +64,8 @@ impl Target {
         }
     }
 
-    fn merge_sql(&self) -> String {
+    /// The statement(s) merging the staged rows into the target.
+    pub fn merge_sql(&self) -> String {
         let cols = self.columns.join(", ");
         let stage = self.staging_table();
         let key = self.key.join(", ");
