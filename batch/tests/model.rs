@@ -6,28 +6,16 @@
 //! saves, loads back and compares predictions bit for bit.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use batch::model::{self, ModelReport, registry};
-use datafusion::arrow::array::{
-    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
-};
-use datafusion::parquet::arrow::ArrowWriter;
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutPayload};
 use schemas::model::{Artifact, RACE_POSITION_MODEL, RSVP_RESPONSE_MODEL};
 use schemas::topics::{RACE_TOPIC, RSVPS_TOPIC};
-use schemas::{Feed, Limits, RaceEvent, Rsvp, race_events_to_batch, rsvps_to_batch};
-use sink::layout::{HourBucket, data_file};
-use sink::{
-    CommitRecord, FileEntry, Lake, LakeLocation, RECORD_VERSION, create_commit, lake_schema,
-};
+use schemas::{Feed, Limits, RaceEvent, Rsvp, race_events_to_batch};
+use sink::{Lake, LakeLocation};
 use testkit::Services;
 use testkit::fixtures::{race_recordings, rsvp_lines};
-
-/// Rows per commit record: several commits per partition, so the reader has
-/// a real chain to follow.
-const ROWS_PER_COMMIT: usize = 4_000;
+use testkit::lake::{commit_events, commit_rsvps};
 
 fn real_rsvps() -> Vec<Rsvp> {
     rsvp_lines()
@@ -56,92 +44,10 @@ fn fresh_lake(prefix: &str) -> Lake {
     Lake::from_location(loc)
 }
 
-/// Writes one partition's events as committed lake files, offsets from 0.
-async fn commit_partition<E>(
-    loc: &LakeLocation,
-    topic: &str,
-    feed: Feed,
-    partition: i32,
-    events: &[E],
-    to_batch: impl Fn(&[E]) -> RecordBatch,
-    event_ms: impl Fn(&E) -> i64,
-) {
-    let ingest_ms = 1_700_000_000_000;
-    for (n, chunk) in events.chunks(ROWS_PER_COMMIT).enumerate() {
-        let first = (n * ROWS_PER_COMMIT) as i64;
-        let last = first + chunk.len() as i64 - 1;
-        let data = to_batch(chunk);
-        let rows = chunk.len();
-        let mut columns: Vec<ArrayRef> = data.columns().to_vec();
-        columns.push(Arc::new(StringArray::from(vec![topic; rows])));
-        columns.push(Arc::new(Int32Array::from(vec![partition; rows])));
-        columns.push(Arc::new(Int64Array::from_iter_values(first..=last)));
-        columns.push(Arc::new(
-            TimestampMillisecondArray::from(vec![ingest_ms; rows]).with_timezone("UTC"),
-        ));
-        let batch = RecordBatch::try_new(lake_schema(feed), columns).expect("lake batch");
-        let mut bytes = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None).expect("writer");
-        writer.write(&batch).expect("encode");
-        writer.close().expect("finish the file");
-        let hour = HourBucket::of_ms(ingest_ms);
-        let path = data_file(topic, partition, hour, first, last, "model-test");
-        let size = bytes.len() as u64;
-        loc.store
-            .put(&loc.path(&path), PutPayload::from(bytes))
-            .await
-            .expect("upload a data file");
-        let times: Vec<i64> = chunk.iter().map(&event_ms).collect();
-        let (min, max) = (times.iter().min().copied(), times.iter().max().copied());
-        let record = CommitRecord {
-            version: RECORD_VERSION,
-            topic: topic.to_owned(),
-            partition,
-            first,
-            last,
-            rows: rows as u64,
-            dlq_records: 0,
-            files: vec![FileEntry {
-                path,
-                rows: rows as u64,
-                bytes: size,
-                first_offset: first,
-                last_offset: last,
-                min_event_time_ms: min.unwrap_or(0),
-                max_event_time_ms: max.unwrap_or(0),
-            }],
-            event_time_watermark_ms: max,
-            writer: "batch model test".to_owned(),
-            committed_at_ms: ingest_ms,
-        };
-        create_commit(loc, &record).await.expect("commit");
-    }
-}
-
 /// The recorded RSVPs, keyed by event id over three partitions as the
 /// producer keys them, in recorded order within each partition.
 async fn write_rsvps(lake: &Lake) {
-    let mut parts: Vec<Vec<Rsvp>> = vec![Vec::new(); 3];
-    for r in real_rsvps() {
-        let hash = r
-            .event
-            .event_id
-            .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-        parts[(hash % 3) as usize].push(r);
-    }
-    for (p, events) in parts.iter().enumerate() {
-        commit_partition(
-            lake.location(),
-            RSVPS_TOPIC,
-            Feed::Rsvps,
-            p as i32,
-            events,
-            |c| rsvps_to_batch(c).expect("RSVPs to Arrow"),
-            |r| r.mtime,
-        )
-        .await;
-    }
+    commit_rsvps(lake.location(), RSVPS_TOPIC, real_rsvps(), 3, "model-test").await;
 }
 
 /// Both race data sets, each race in one partition (the key is the race),
@@ -152,7 +58,7 @@ async fn write_races(lake: &Lake) {
         parts[i % 2].extend(race);
     }
     for (p, events) in parts.iter().enumerate() {
-        commit_partition(
+        commit_events(
             lake.location(),
             RACE_TOPIC,
             Feed::Race,
@@ -160,6 +66,7 @@ async fn write_races(lake: &Lake) {
             events,
             |c| race_events_to_batch(c).expect("race events to Arrow"),
             RaceEvent::ts,
+            "model-test",
         )
         .await;
     }

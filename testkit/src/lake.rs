@@ -4,10 +4,21 @@
 //! batch, SQL, models) start from here.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use object_store::{ObjectStoreExt, PutPayload};
+use parquet::arrow::ArrowWriter;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use sink::{Lake, SinkConfig, SinkReport, TopicSpec};
+use schemas::Feed;
+use schemas::arrow::array::{
+    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+};
+use sink::layout::{HourBucket, data_file};
+use sink::{
+    CommitRecord, FileEntry, Lake, LakeLocation, RECORD_VERSION, SinkConfig, SinkReport, TopicSpec,
+    create_commit, lake_schema,
+};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -200,4 +211,115 @@ pub async fn fill_lake(
     .await;
     sink.stop().await;
     placement
+}
+
+/// Rows per commit record of [`commit_events`]: several commits per
+/// partition, so that readers follow a real chain.
+pub const ROWS_PER_COMMIT: usize = 4_000;
+
+/// Writes one partition's events as committed lake files, offsets from 0,
+/// [`ROWS_PER_COMMIT`] rows per file and commit record, the way the sink
+/// lays them out — without Kafka, for tests and benches that need a lake
+/// fast. `to_batch` gives the feed's Arrow columns; the sink's metadata
+/// columns are added here. Panics on any failure (test support).
+#[allow(clippy::too_many_arguments)] // one call site per feed; a struct would only rename them
+pub async fn commit_events<E>(
+    loc: &LakeLocation,
+    topic: &str,
+    feed: Feed,
+    partition: i32,
+    events: &[E],
+    to_batch: impl Fn(&[E]) -> RecordBatch,
+    event_ms: impl Fn(&E) -> i64,
+    writer_name: &str,
+) {
+    let ingest_ms = 1_700_000_000_000;
+    for (n, chunk) in events.chunks(ROWS_PER_COMMIT).enumerate() {
+        let rows = chunk.len();
+        let first = i64::try_from(n * ROWS_PER_COMMIT).expect("offset fits i64");
+        let last = first + i64::try_from(rows).expect("rows fit i64") - 1;
+        let mut columns: Vec<ArrayRef> = to_batch(chunk).columns().to_vec();
+        columns.push(Arc::new(StringArray::from(vec![topic; rows])));
+        columns.push(Arc::new(Int32Array::from(vec![partition; rows])));
+        columns.push(Arc::new(Int64Array::from_iter_values(first..=last)));
+        columns.push(Arc::new(
+            TimestampMillisecondArray::from(vec![ingest_ms; rows]).with_timezone("UTC"),
+        ));
+        let batch = RecordBatch::try_new(lake_schema(feed), columns).expect("lake batch");
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None).expect("writer");
+        writer.write(&batch).expect("encode");
+        writer.close().expect("finish the file");
+        let path = data_file(
+            topic,
+            partition,
+            HourBucket::of_ms(ingest_ms),
+            first,
+            last,
+            writer_name,
+        );
+        let size = bytes.len() as u64;
+        loc.store
+            .put(&loc.path(&path), PutPayload::from(bytes))
+            .await
+            .expect("upload a data file");
+        let times: Vec<i64> = chunk.iter().map(&event_ms).collect();
+        let (min, max) = (times.iter().min().copied(), times.iter().max().copied());
+        let record = CommitRecord {
+            version: RECORD_VERSION,
+            topic: topic.to_owned(),
+            partition,
+            first,
+            last,
+            rows: rows as u64,
+            dlq_records: 0,
+            files: vec![FileEntry {
+                path,
+                rows: rows as u64,
+                bytes: size,
+                first_offset: first,
+                last_offset: last,
+                min_event_time_ms: min.unwrap_or(0),
+                max_event_time_ms: max.unwrap_or(0),
+            }],
+            event_time_watermark_ms: max,
+            writer: writer_name.to_owned(),
+            committed_at_ms: ingest_ms,
+        };
+        create_commit(loc, &record).await.expect("commit");
+    }
+}
+
+/// RSVPs as committed lake files of `topic`, spread over `partitions` by a
+/// hash of the event id (the producer's key), in the given order within a
+/// partition.
+pub async fn commit_rsvps(
+    loc: &LakeLocation,
+    topic: &str,
+    rsvps: Vec<schemas::Rsvp>,
+    partitions: usize,
+    writer_name: &str,
+) {
+    let mut parts: Vec<Vec<schemas::Rsvp>> = vec![Vec::new(); partitions];
+    for r in rsvps {
+        let hash = r
+            .event
+            .event_id
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        parts[hash as usize % partitions].push(r);
+    }
+    for (p, events) in parts.iter().enumerate() {
+        commit_events(
+            loc,
+            topic,
+            Feed::Rsvps,
+            i32::try_from(p).expect("few partitions"),
+            events,
+            |c| schemas::rsvps_to_batch(c).expect("RSVPs to Arrow"),
+            |r| r.mtime,
+            writer_name,
+        )
+        .await;
+    }
 }

@@ -37,17 +37,14 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{
     DataType, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMillisecondType,
 };
-use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
-use object_store::{ObjectStoreExt, PutPayload};
 use producer::race_data::RaceDataset;
 use producer::simulator::scale_records;
 use schemas::topics::RSVPS_TOPIC;
-use schemas::{Feed, Limits, Rsvp, rsvps_to_batch};
+use schemas::{Feed, Limits, Rsvp};
 use serde_json::{Value, json};
-use sink::layout::{HourBucket, data_file};
-use sink::{CommitRecord, FileEntry, Lake, RECORD_VERSION, create_commit, lake_schema};
+use sink::Lake;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 use tracing_subscriber::Layer as _;
@@ -1091,85 +1088,10 @@ async fn bench_model(args: &Args, fits: &FitTimes, report: &mut Report) -> Resul
 /// topic the model reads), three partitions keyed by event id, the way the
 /// batch model test does.
 async fn write_rsvp_lake(lake: &Lake, lines: &[Vec<u8>]) -> Result<()> {
-    const PARTITIONS: usize = 3;
-    const ROWS_PER_COMMIT: usize = 4_000;
-    let mut parts: Vec<Vec<Rsvp>> = vec![Vec::new(); PARTITIONS];
-    for line in lines {
-        let r = Rsvp::parse(line, &Limits::default())?;
-        let hash = r
-            .event
-            .event_id
-            .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-        parts[hash as usize % PARTITIONS].push(r);
-    }
-    let loc = lake.location();
-    let ingest_ms = 1_700_000_000_000;
-    for (partition, events) in parts.iter().enumerate() {
-        let partition = i32::try_from(partition)?;
-        for (n, chunk) in events.chunks(ROWS_PER_COMMIT).enumerate() {
-            let first = i64::try_from(n * ROWS_PER_COMMIT)?;
-            let last = first + i64::try_from(chunk.len())? - 1;
-            let data = rsvps_to_batch(chunk)?;
-            let rows = chunk.len();
-            let mut columns = data.columns().to_vec();
-            columns.push(Arc::new(datafusion::arrow::array::StringArray::from(vec![
-                RSVPS_TOPIC;
-                rows
-            ])));
-            columns.push(Arc::new(datafusion::arrow::array::Int32Array::from(vec![
-                partition;
-                rows
-            ])));
-            columns.push(Arc::new(
-                datafusion::arrow::array::Int64Array::from_iter_values(first..=last),
-            ));
-            columns.push(Arc::new(
-                datafusion::arrow::array::TimestampMillisecondArray::from(vec![ingest_ms; rows])
-                    .with_timezone("UTC"),
-            ));
-            let batch = RecordBatch::try_new(lake_schema(Feed::Rsvps), columns)?;
-            let mut bytes = Vec::new();
-            let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None)?;
-            writer.write(&batch)?;
-            writer.close()?;
-            let path = data_file(
-                RSVPS_TOPIC,
-                partition,
-                HourBucket::of_ms(ingest_ms),
-                first,
-                last,
-                "bench",
-            );
-            let size = bytes.len() as u64;
-            loc.store
-                .put(&loc.path(&path), PutPayload::from(bytes))
-                .await?;
-            let times: Vec<i64> = chunk.iter().map(|r| r.mtime).collect();
-            let (min, max) = (times.iter().min().copied(), times.iter().max().copied());
-            let record = CommitRecord {
-                version: RECORD_VERSION,
-                topic: RSVPS_TOPIC.to_owned(),
-                partition,
-                first,
-                last,
-                rows: rows as u64,
-                dlq_records: 0,
-                files: vec![FileEntry {
-                    path,
-                    rows: rows as u64,
-                    bytes: size,
-                    first_offset: first,
-                    last_offset: last,
-                    min_event_time_ms: min.unwrap_or(0),
-                    max_event_time_ms: max.unwrap_or(0),
-                }],
-                event_time_watermark_ms: max,
-                writer: "bench/batch".to_owned(),
-                committed_at_ms: ingest_ms,
-            };
-            create_commit(loc, &record).await?;
-        }
-    }
+    let rsvps = lines
+        .iter()
+        .map(|line| Rsvp::parse(line, &Limits::default()))
+        .collect::<Result<Vec<_>, _>>()?;
+    testkit::lake::commit_rsvps(lake.location(), RSVPS_TOPIC, rsvps, 3, "bench").await;
     Ok(())
 }
