@@ -40,6 +40,11 @@ pub(crate) struct StreamArgs {
     /// Where records that fail to parse go.
     #[arg(long, value_name = "T", default_value = schemas::topics::DLQ_TOPIC)]
     dlq_topic: String,
+    /// Where the batch layer publishes its runs: the newest one's watermarks
+    /// start the real-time view generation that serving merges with it
+    /// (empty: follow none; the views then cover every offset in Kafka).
+    #[arg(long, value_name = "T", default_value = schemas::topics::BATCH_RUNS_TOPIC)]
+    runs_topic: String,
     /// Updates packed into one message at most.
     #[arg(long, value_name = "N", default_value_t = 20)]
     max_keys_per_message: usize,
@@ -70,6 +75,7 @@ impl StreamArgs {
         config.race_topic.clone_from(&self.race_topic);
         config.metrics_topic.clone_from(&self.metrics_topic);
         config.dlq_topic.clone_from(&self.dlq_topic);
+        config.runs_topic.clone_from(&self.runs_topic);
         config.emit.max_keys_per_message = self.max_keys_per_message;
         config.operators.rsvp_lateness_ms = self.rsvp_lateness_secs.saturating_mul(1_000);
         config.model.lake.clone_from(&self.lake);
@@ -96,14 +102,16 @@ pub(crate) fn run(args: &StreamArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{{\"records\":{},\"replayed\":{},\"messages\":{},\"updates\":{},\"dlq\":{},\"late\":{},\"transactions\":{}}}",
+        "{{\"records\":{},\"replayed\":{},\"messages\":{},\"updates\":{},\"dlq\":{},\"late\":{},\"transactions\":{},\"view_switches\":{},\"view_rebuilt\":{}}}",
         report.records,
         report.replayed,
         report.messages,
         report.updates,
         report.dlq,
         report.late,
-        report.transactions
+        report.transactions,
+        report.view_switches,
+        report.view_rebuilt
     )?;
     out.flush()?;
     Ok(())

@@ -27,6 +27,7 @@ pub mod model;
 pub mod race;
 mod race_arrow;
 mod race_arrow_read;
+pub mod realtime;
 pub mod rsvp;
 mod rsvp_arrow;
 pub mod topics;

@@ -197,6 +197,10 @@ pub struct StreamConfig {
     pub metrics_topic: String,
     /// Where unparseable records go.
     pub dlq_topic: String,
+    /// Where the batch layer publishes its runs: the newest names the view
+    /// generation (empty: none is followed; the views then cover every
+    /// offset still in Kafka).
+    pub runs_topic: String,
     /// Commit a transaction at least this often while input flows.
     pub commit_interval: Duration,
     /// ... or after this many input records.
@@ -220,6 +224,7 @@ impl StreamConfig {
             race_topic: schemas::topics::RACE_TOPIC.to_owned(),
             metrics_topic: schemas::topics::METRICS_TOPIC.to_owned(),
             dlq_topic: schemas::topics::DLQ_TOPIC.to_owned(),
+            runs_topic: schemas::topics::BATCH_RUNS_TOPIC.to_owned(),
             commit_interval: Duration::from_millis(200),
             max_transaction_records: 5_000,
             emit: EmitConfig::default(),

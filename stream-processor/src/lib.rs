@@ -7,7 +7,7 @@
 //! ```text
 //! Kafka (read_committed) ─► PartitionPipeline (one per input partition, pure)
 //!     parse ─► operator (rsvp/ or race/) ─► Emitter (emit.rs) ─► pack ─► TxnOutput
-//!                                                                 (updates + DLQ + offsets, one transaction)
+//!       └────► ViewPartial (view.rs) ─► checkpoint at commit ─┘  (updates + DLQ + offsets, one transaction)
 //! ```
 //!
 //! Everything between the consumer and the producer is synchronous,
@@ -114,11 +114,24 @@
 //! process: the generation is dropped and rebuilt from the committed
 //! positions. Readers must consume `billabong.metrics` read_committed.
 //!
-//! Rebuild cost grows with `C − S`. The lambda design bounds it: when the
-//! batch layer publishes a run on `billabong.batch-runs` with watermarks
-//! `W[p]`, the next generation starts at `S = W[p] + 1` (a new group or new
-//! metadata), so the real-time view covers exactly the offsets after the
-//! batch view. That hook is where `start::resolve` takes `S` from.
+//! Rebuild cost grows with `C − S` (the live state is rebuilt whole).
+//!
+//! # The real-time view generations (the lambda hand-over)
+//!
+//! Beside the live metrics, each partition keeps the batch views' rows over
+//! the offsets after the newest batch run's watermark (`view.rs`,
+//! `schemas::realtime`): generation `G` = the run id, starting at
+//! `W[p] + 1` (0 and the first offset before any run). `kafka/batch_runs.rs`
+//! follows `billabong.batch-runs`. When a new run is published the open
+//! transaction is committed, every partition gets an empty generation and
+//! the consumer is moved back to `W[p] + 1`; records already in the live
+//! state feed only the view, then the generation's first checkpoint
+//! publishes all its rows. Checkpoints come at commits: the changed rows,
+//! then a `view_progress` marker naming the offsets covered, in the same
+//! transaction as the offsets. The offsets' metadata also names the
+//! published generation (`view=G:V`), so a restart resumes it, or starts
+//! the newer one a run published meanwhile asks for. Serving pairs run `G`'s
+//! batch views with generation `G`.
 //!
 //! # Emission policy
 //!
@@ -143,8 +156,7 @@
 //! # Deferred
 //!
 //! Blended race prediction (the `race-position` model is published; the
-//! blend is not written yet), rebuild on `billabong.batch-runs` (the hook is
-//! the start offset `S` above), turbo replay from the lake,
+//! blend is not written yet), turbo replay from the lake,
 //! consumer-group rebalancing between instances (each
 //! partition's state is independent, so a rebalance is "rebuild the assigned
 //! partitions", with per-partition transactional ids or KIP-447 fencing).
@@ -167,6 +179,7 @@ mod race;
 mod registry;
 mod rsvp;
 mod update;
+mod view;
 mod window;
 
 pub use config::{EmitConfig, ModelConfig, OperatorConfig, StartPosition, StreamConfig};

@@ -24,6 +24,8 @@ pub(crate) const TRACKED_KEYS: &str = "billabong_stream_tracked_keys";
 pub(crate) const MODEL_VERSION: &str = "billabong_stream_model_version";
 /// Polls of the model registry that failed (the current model stays).
 pub(crate) const MODEL_LOAD_ERRORS: &str = "billabong_stream_model_load_errors_total";
+/// The view generation (batch run id) being built; 0 before any batch run.
+pub(crate) const VIEW_GENERATION: &str = "billabong_stream_view_generation";
 
 /// Counts of one input record's processing, recorded in one place.
 pub(crate) fn record_input(
@@ -77,4 +79,9 @@ pub(crate) fn record_model_version(version: u32) {
 
 pub(crate) fn record_model_load_error() {
     counter!(MODEL_LOAD_ERRORS, "model" => schemas::model::RSVP_RESPONSE_MODEL).increment(1);
+}
+
+/// The view generation being built (the batch run it completes).
+pub(crate) fn record_view_generation(run_id: i64) {
+    gauge!(VIEW_GENERATION).set(run_id as f64);
 }

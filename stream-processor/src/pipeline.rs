@@ -16,6 +16,7 @@ use crate::race::RaceOperator;
 use crate::registry::ServedModel;
 use crate::rsvp::{ResponseScorer, RsvpOperator};
 use crate::update::Update;
+use crate::view::ViewPartial;
 
 /// Which feed a partition carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +64,20 @@ pub(crate) struct Produced {
     pub(crate) late: u64,
 }
 
+/// Which parts of the state a record feeds (see `kafka/mod.rs`: after a
+/// restart or a new batch run the live state and the view generation start
+/// at different offsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Steps {
+    /// The live metrics (and their output).
+    pub(crate) live: bool,
+    /// The view generation.
+    pub(crate) view: bool,
+    /// The view rows it changes must be published (false for a replayed
+    /// prefix whose checkpoint is already in Kafka).
+    pub(crate) view_dirty: bool,
+}
+
 /// The state of one input partition.
 pub(crate) struct PartitionPipeline {
     topic: String,
@@ -71,6 +86,7 @@ pub(crate) struct PartitionPipeline {
     operator: Operator,
     emitter: Emitter,
     max_keys: usize,
+    view: ViewPartial,
 }
 
 impl PartitionPipeline {
@@ -80,6 +96,7 @@ impl PartitionPipeline {
         kind: FeedKind,
         emit: EmitConfig,
         ops: &OperatorConfig,
+        view: ViewPartial,
     ) -> Self {
         let operator = match kind {
             FeedKind::Rsvps => {
@@ -94,18 +111,45 @@ impl PartitionPipeline {
             operator,
             emitter: Emitter::new(emit),
             max_keys: emit.max_keys_per_message.max(1),
+            view,
         }
     }
 
-    /// Processes the next record of the partition (offsets must increase).
-    pub(crate) fn process(&mut self, record: InputRecord<'_>) -> Produced {
+    /// The view generation.
+    pub(crate) fn view(&self) -> &ViewPartial {
+        &self.view
+    }
+
+    /// Replaces the view generation (a new batch run).
+    pub(crate) fn set_view(&mut self, view: ViewPartial) {
+        self.view = view;
+    }
+
+    /// Publishes the view's changed rows and marker (see `view.rs`).
+    pub(crate) fn view_checkpoint(&mut self) -> Vec<OutMessage> {
+        self.view
+            .checkpoint(&self.topic, self.partition, self.max_keys)
+    }
+
+    /// Processes the next record of the partition (offsets must increase)
+    /// for the parts `steps` names; output comes from the live part only.
+    pub(crate) fn process(&mut self, record: InputRecord<'_>, steps: Steps) -> Produced {
         let mut produced = Produced::default();
+        if steps.view {
+            self.view.advance(record.offset);
+        }
         let mut updates = Vec::new();
         let mut published = Vec::new();
         let event_time;
         match &mut self.operator {
             Operator::Rsvps(op, scorer) => match Rsvp::parse(record.payload, &self.limits) {
                 Ok(rsvp) => {
+                    if steps.view {
+                        self.view.apply_rsvp(&rsvp, steps.view_dirty);
+                    }
+                    if !steps.live {
+                        return produced;
+                    }
                     event_time = rsvp.mtime;
                     produced.late = op.process(&rsvp, &mut updates);
                     let (clock, watermark) = (op.clock().now(), op.clock().watermark());
@@ -117,12 +161,20 @@ impl PartitionPipeline {
                     scorer.process(&rsvp, record.offset, clock, &mut published);
                 }
                 Err(error) => {
-                    produced.rejected = Some(error);
+                    if steps.live {
+                        produced.rejected = Some(error);
+                    }
                     return produced;
                 }
             },
             Operator::Race(op) => match RaceEvent::parse(record.payload, &self.limits) {
                 Ok(event) => {
+                    if steps.view {
+                        self.view.apply_race(&event, steps.view_dirty);
+                    }
+                    if !steps.live {
+                        return produced;
+                    }
                     event_time = event.ts();
                     let outcome = op.process(&event, &mut updates);
                     let (clock, watermark) = (op.clock().now(), op.clock().watermark());
@@ -139,7 +191,9 @@ impl PartitionPipeline {
                     }
                 }
                 Err(error) => {
-                    produced.rejected = Some(error);
+                    if steps.live {
+                        produced.rejected = Some(error);
+                    }
                     return produced;
                 }
             },
@@ -216,6 +270,12 @@ impl PartitionPipeline {
 mod tests {
     use super::*;
 
+    const ALL: Steps = Steps {
+        live: true,
+        view: true,
+        view_dirty: true,
+    };
+
     fn rsvp(mtime: i64, country: &str) -> Vec<u8> {
         rsvp_answer(mtime, country, "yes")
     }
@@ -243,17 +303,21 @@ mod tests {
             FeedKind::Rsvps,
             EmitConfig::default(),
             &OperatorConfig::default(),
+            ViewPartial::new(0, 0),
         );
         let mut out = Vec::new();
         for (i, payload) in records.iter().enumerate() {
             for (_, model) in models.iter().filter(|(at, _)| *at == i) {
                 p.set_model(model.clone());
             }
-            let produced = p.process(InputRecord {
-                offset: i as i64,
-                payload,
-                ingest_time_ms: Some(5),
-            });
+            let produced = p.process(
+                InputRecord {
+                    offset: i as i64,
+                    payload,
+                    ingest_time_ms: Some(5),
+                },
+                ALL,
+            );
             assert!(produced.rejected.is_none(), "{:?}", produced.rejected);
             out.extend(produced.messages.into_iter().map(|m| m.body));
         }
@@ -463,12 +527,16 @@ mod tests {
             FeedKind::Race,
             EmitConfig::default(),
             &OperatorConfig::default(),
+            ViewPartial::new(0, 0),
         );
-        let produced = p.process(InputRecord {
-            offset: 0,
-            payload: b"{not json",
-            ingest_time_ms: None,
-        });
+        let produced = p.process(
+            InputRecord {
+                offset: 0,
+                payload: b"{not json",
+                ingest_time_ms: None,
+            },
+            ALL,
+        );
         assert!(produced.rejected.is_some());
         assert!(produced.messages.is_empty());
     }

@@ -1,6 +1,7 @@
 //! The Kafka side: consume read_committed, run each partition's pipeline,
 //! publish in transactions that carry the consumed offsets.
 
+mod batch_runs;
 mod output;
 mod start;
 
@@ -16,9 +17,12 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use crate::config::StreamConfig;
 use crate::error::{Error, Result};
 use crate::metrics;
-use crate::pipeline::{FeedKind, InputRecord, PartitionPipeline};
+use crate::pipeline::{FeedKind, InputRecord, PartitionPipeline, Steps};
 use crate::registry::ModelReceiver;
+use crate::view::ViewPartial;
+use batch_runs::{BatchRuns, generation_start};
 use output::{Rejected, TxnOutput};
+use schemas::BatchRun;
 use start::{PartitionStart, start_metadata};
 
 /// What a run did, for the summary line.
@@ -40,7 +44,15 @@ pub struct StreamReport {
     pub transactions: u64,
     /// Times the state was rebuilt after a failed transaction.
     pub restarts: u64,
+    /// View generations started for a newly published batch run while
+    /// running (see `view.rs`).
+    pub view_switches: u64,
+    /// Records re-read to build a new view generation.
+    pub view_rebuilt: u64,
 }
+
+/// How often the runs topic is polled for a new batch run.
+const RUNS_CHECK: Duration = Duration::from_secs(1);
 
 /// Generations rebuilt after a failed transaction before giving up.
 const MAX_RESTARTS: u64 = 5;
@@ -88,10 +100,35 @@ pub(crate) fn run_blocking(
 struct Partition {
     pipeline: PartitionPipeline,
     kind: FeedKind,
+    /// Where the live state was built from (`S`, for the metadata).
     state_from: i64,
+    /// The next offset the live state needs.
+    live_next: i64,
     publish_from: i64,
     /// Next offset to commit, once past `publish_from`.
     next: Option<i64>,
+    /// The view generation whose rows are in Kafka and its first offset
+    /// (for the metadata); `None` until one is.
+    view_published: Option<(i64, i64)>,
+    /// The current view generation is the one the committed metadata
+    /// names, so its rows for offsets before `publish_from` are published.
+    view_resumed: bool,
+}
+
+impl Partition {
+    /// The offset the consumer must read from next for both halves.
+    fn read_from(&self) -> i64 {
+        self.live_next.min(self.pipeline.view().next())
+    }
+
+    /// A checkpoint of the view may be published: it has read everything
+    /// the live state has, and the live state is past the replayed prefix
+    /// (so a generation never announces a position behind the published one).
+    fn view_checkpoint_due(&self) -> bool {
+        self.pipeline.view().next() >= self.live_next
+            && self.live_next >= self.publish_from
+            && self.pipeline.view().due()
+    }
 }
 
 /// One generation: fence, resolve positions, rebuild by replay, publish.
@@ -101,8 +138,11 @@ fn run_generation(
     models: &mut ModelReceiver,
     report: &mut StreamReport,
 ) -> Result<GenerationEnd> {
-    let (consumer, mut generation) = Generation::start(config)?;
+    let mut runs = BatchRuns::open(&config.brokers, &config.runs_topic)?;
+    let newest = runs.catch_up()?;
+    let (consumer, mut generation) = Generation::start(config, newest.as_ref())?;
     generation.set_model(models);
+    let mut runs_checked = Instant::now();
     let mut in_txn = 0usize;
     let mut txn_started = Instant::now();
     let mut topology_checked = Instant::now();
@@ -114,6 +154,18 @@ fn run_generation(
             if start::partition_counts(&consumer, &names)? != generation.partition_counts {
                 end = GenerationEnd::TopologyChanged;
                 break;
+            }
+        }
+        if runs_checked.elapsed() >= RUNS_CHECK {
+            runs_checked = Instant::now();
+            if let Some(run) = runs.poll_newer()? {
+                if in_txn > 0 || generation.output.is_open() {
+                    generation.commit()?;
+                    report.transactions += 1;
+                    in_txn = 0;
+                }
+                generation.switch_views(&consumer, &run)?;
+                report.view_switches += 1;
             }
         }
         // A closed channel (no registry) never changes.
@@ -140,13 +192,13 @@ fn run_generation(
         };
         let due = in_txn >= config.max_transaction_records
             || txn_started.elapsed() >= config.commit_interval;
-        if in_txn > 0 && (due || idle) {
+        if (in_txn > 0 && (due || idle)) || (idle && generation.views_due()) {
             generation.commit()?;
             report.transactions += 1;
             in_txn = 0;
         }
     }
-    if in_txn > 0 || generation.output.is_open() {
+    if in_txn > 0 || generation.output.is_open() || generation.views_due() {
         generation.commit()?;
         report.transactions += 1;
     }
@@ -171,7 +223,8 @@ struct Generation {
 impl Generation {
     /// Fences the predecessor, resolves and pins the positions, assigns the
     /// partitions at their state's start; returns the assigned consumer.
-    fn start(config: &StreamConfig) -> Result<(BaseConsumer, Self)> {
+    /// `run` is the newest published batch run: it names the view generation.
+    fn start(config: &StreamConfig, run: Option<&BatchRun>) -> Result<(BaseConsumer, Self)> {
         let transactional_id = format!("billabong-stream.{}", config.group);
         let mut output = TxnOutput::connect(
             &config.brokers,
@@ -210,19 +263,48 @@ impl Generation {
                 .iter()
                 .find(|(t, _)| *t == s.topic)
                 .map_or(FeedKind::Rsvps, |(_, k)| *k);
-            let pipeline =
-                PartitionPipeline::new(&s.topic, s.partition, kind, config.emit, &config.operators);
+            let generation = run.map_or(0, |r| r.run_id);
+            let (view, view_resumed) = match s.view {
+                Some((g, v)) if g == generation => {
+                    let mut view = ViewPartial::new(g, v.max(s.low));
+                    view.set_published();
+                    (view, true)
+                }
+                _ => {
+                    let from = generation_start(run, &s.topic, s.partition, s.low);
+                    (ViewPartial::new(generation, from), false)
+                }
+            };
+            tracing::info!(
+                topic = s.topic,
+                partition = s.partition,
+                generation,
+                view_from = view.from(),
+                resumed = view_resumed,
+                "View generation resolved."
+            );
+            let pipeline = PartitionPipeline::new(
+                &s.topic,
+                s.partition,
+                kind,
+                config.emit,
+                &config.operators,
+                view,
+            );
             let partition = Partition {
                 pipeline,
                 kind,
                 state_from: s.state_from,
+                live_next: s.state_from,
                 publish_from: s.publish_from,
                 next: None,
+                view_published: s.view.filter(|_| view_resumed),
+                view_resumed,
             };
-            partitions.insert((s.topic.clone(), s.partition), partition);
             assignment
-                .add_partition_offset(&s.topic, s.partition, Offset::Offset(s.state_from))
+                .add_partition_offset(&s.topic, s.partition, Offset::Offset(partition.read_from()))
                 .map_err(Error::kafka("building the assignment"))?;
+            partitions.insert((s.topic.clone(), s.partition), partition);
         }
         consumer
             .assign(&assignment)
@@ -259,12 +341,26 @@ impl Generation {
             return Ok(false);
         };
         let offset = message.offset();
+        let steps = Steps {
+            live: offset >= part.live_next,
+            view: offset >= part.pipeline.view().next(),
+            view_dirty: !(part.view_resumed && offset < part.publish_from),
+        };
+        if !steps.live && !steps.view {
+            // Fetched before a re-assignment moved the position back.
+            return Ok(false);
+        }
         let record = InputRecord {
             offset,
             payload: message.payload().unwrap_or_default(),
             ingest_time_ms: message.timestamp().to_millis(),
         };
-        let produced = part.pipeline.process(record);
+        let produced = part.pipeline.process(record, steps);
+        if !steps.live {
+            report.view_rebuilt += 1;
+            return Ok(false);
+        }
+        part.live_next = offset + 1;
         let replayed = offset < part.publish_from;
         let updates: usize = produced.messages.iter().map(|m| m.updates).sum();
         let rejected = produced.rejected.is_some();
@@ -307,16 +403,69 @@ impl Generation {
         Ok(true)
     }
 
-    /// Commits the open transaction with every advanced partition's position.
+    /// True when a view checkpoint waits for a commit (a new generation
+    /// that has caught up).
+    fn views_due(&self) -> bool {
+        self.partitions
+            .values()
+            .any(Partition::view_checkpoint_due)
+    }
+
+    /// Starts view generation `run` on every partition: each is re-read
+    /// from `W[p] + 1` (view only) up to where the live state is, then
+    /// checkpointed whole. Call with no transaction open.
+    fn switch_views(&mut self, consumer: &BaseConsumer, run: &BatchRun) -> Result<()> {
+        if self
+            .partitions
+            .values()
+            .any(|p| p.pipeline.view().generation() >= run.run_id)
+        {
+            return Ok(());
+        }
+        let mut assignment = TopicPartitionList::new();
+        for ((topic, p), part) in &mut self.partitions {
+            let (low, _) = consumer
+                .fetch_watermarks(topic, *p, start::ADMIN_TIMEOUT)
+                .map_err(Error::kafka("fetching watermarks"))?;
+            let from = generation_start(Some(run), topic, *p, low);
+            part.pipeline.set_view(ViewPartial::new(run.run_id, from));
+            part.view_resumed = false;
+            assignment
+                .add_partition_offset(topic, *p, Offset::Offset(part.read_from()))
+                .map_err(Error::kafka("building the assignment"))?;
+        }
+        consumer.assign(&assignment).map_err(Error::kafka(
+            "re-assigning partitions for a view generation",
+        ))?;
+        metrics::record_view_generation(run.run_id);
+        tracing::info!(
+            run_id = run.run_id,
+            "Batch run published; building its view generation."
+        );
+        Ok(())
+    }
+
+    /// Commits the open transaction with every advanced partition's
+    /// position, after the view checkpoints of the caught-up partitions.
     fn commit(&mut self) -> Result<()> {
         let started = Instant::now();
         let mut offsets = TopicPartitionList::new();
-        for ((topic, p), part) in &self.partitions {
-            if let Some(next) = part.next {
+        for ((topic, p), part) in &mut self.partitions {
+            let mut changed = false;
+            if part.view_checkpoint_due() {
+                for message in part.pipeline.view_checkpoint() {
+                    self.output.send(message)?;
+                }
+                let view = part.pipeline.view();
+                let published = Some((view.generation(), view.from()));
+                changed = part.view_published != published;
+                part.view_published = published;
+            }
+            if part.next.is_some() || changed {
                 let mut elem = offsets.add_partition(topic, *p);
-                elem.set_offset(Offset::Offset(next))
+                elem.set_offset(Offset::Offset(part.next.unwrap_or(part.publish_from)))
                     .map_err(Error::kafka("building the offsets to commit"))?;
-                elem.set_metadata(start_metadata(part.state_from));
+                elem.set_metadata(start_metadata(part.state_from, part.view_published));
             }
         }
         self.output.commit(&offsets, &self.group)?;
@@ -349,7 +498,7 @@ fn pin_starts(
         let mut elem = offsets.add_partition(&s.topic, s.partition);
         elem.set_offset(Offset::Offset(s.state_from))
             .map_err(Error::kafka("building the offsets to pin"))?;
-        elem.set_metadata(start_metadata(s.state_from));
+        elem.set_metadata(start_metadata(s.state_from, None));
     }
     if offsets.count() > 0 {
         output.commit(&offsets, group)?;

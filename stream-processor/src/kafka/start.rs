@@ -6,7 +6,10 @@
 //! state was built from (`billabong-stream/v1 start=S`), so a restart rebuilds
 //! the *same* state whatever `--start` says now (`latest` would otherwise
 //! move). A partition without a committed offset starts at `--start`, and
-//! that start is pinned by a first transaction before any output.
+//! that start is pinned by a first transaction before any output. The
+//! metadata also names the view generation whose rows are published and its
+//! first offset (`view=G:V`), so a restart resumes that generation when the
+//! newest batch run is still `G`.
 
 use std::time::Duration;
 
@@ -17,7 +20,7 @@ use crate::config::StartPosition;
 use crate::error::{Error, Result};
 
 pub(crate) const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
-const METADATA_PREFIX: &str = "billabong-stream/v1 start=";
+const METADATA_PREFIX: &str = "billabong-stream/v2 start=";
 
 /// One input partition's positions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,15 +33,31 @@ pub(crate) struct PartitionStart {
     pub(crate) publish_from: i64,
     /// True when the group held no position: the start must be pinned.
     pub(crate) needs_pin: bool,
+    /// The published view generation and its first offset, from the metadata.
+    pub(crate) view: Option<(i64, i64)>,
+    /// The partition's first offset still held by Kafka.
+    pub(crate) low: i64,
 }
 
-/// The group-offset metadata that records a state's start.
-pub(crate) fn start_metadata(state_from: i64) -> String {
-    format!("{METADATA_PREFIX}{state_from}")
+/// The group-offset metadata that records a state's start and the
+/// published view generation `(G, V)`.
+pub(crate) fn start_metadata(state_from: i64, view: Option<(i64, i64)>) -> String {
+    match view {
+        Some((g, v)) => format!("{METADATA_PREFIX}{state_from} view={g}:{v}"),
+        None => format!("{METADATA_PREFIX}{state_from}"),
+    }
 }
 
-fn parse_metadata(text: &str) -> Option<i64> {
-    text.strip_prefix(METADATA_PREFIX)?.parse().ok()
+fn parse_metadata(text: &str) -> Option<(i64, Option<(i64, i64)>)> {
+    let rest = text.strip_prefix(METADATA_PREFIX)?;
+    let (start, view) = match rest.split_once(" view=") {
+        Some((start, view)) => {
+            let (g, v) = view.split_once(':')?;
+            (start, Some((g.parse().ok()?, v.parse().ok()?)))
+        }
+        None => (rest, None),
+    };
+    Some((start.parse().ok()?, view))
 }
 
 /// The partition count of each of `topics`, 0 for a topic that does not
@@ -99,7 +118,8 @@ pub(crate) fn resolve(
             _ => None,
         });
         let pinned = found.as_ref().and_then(|e| parse_metadata(e.metadata()));
-        let position = match (committed_at, pinned) {
+        let view = pinned.and_then(|(_, view)| view);
+        let position = match (committed_at, pinned.map(|(s, _)| s)) {
             (Some(c), Some(s)) if s <= c => {
                 if s < low {
                     tracing::warn!(
@@ -116,6 +136,8 @@ pub(crate) fn resolve(
                     state_from: s.max(low),
                     publish_from: c,
                     needs_pin: false,
+                    view,
+                    low,
                 }
             }
             (Some(c), _) => PartitionStart {
@@ -124,6 +146,8 @@ pub(crate) fn resolve(
                 state_from: c,
                 publish_from: c,
                 needs_pin: false,
+                view,
+                low,
             },
             (None, _) => {
                 let s = resolve_start(consumer, topic, partition, start, low, high)?;
@@ -133,6 +157,8 @@ pub(crate) fn resolve(
                     state_from: s,
                     publish_from: s,
                     needs_pin: true,
+                    view: None,
+                    low,
                 }
             }
         };
@@ -189,7 +215,12 @@ mod tests {
 
     #[test]
     fn start_metadata_round_trips() {
-        assert_eq!(parse_metadata(&start_metadata(42)), Some(42));
+        assert_eq!(parse_metadata(&start_metadata(42, None)), Some((42, None)));
+        assert_eq!(
+            parse_metadata(&start_metadata(42, Some((3, 17)))),
+            Some((42, Some((3, 17))))
+        );
+        assert_eq!(parse_metadata("billabong-stream/v1 start=42"), None);
         assert_eq!(parse_metadata(""), None);
         assert_eq!(parse_metadata("someone else's"), None);
     }

@@ -11,3 +11,4 @@ mod race;
 mod restart;
 mod rsvp;
 mod support;
+mod view;
