@@ -13,11 +13,13 @@
 //! - `stream`: the speed layer, raw topics to live metric updates, exactly once.
 //! - `batch`: the lake into 3NF PostgreSQL and the batch views, on a schedule or once.
 //! - `sql`: read-only SQL over the lake, the 3NF tables and the batch views.
+//! - `serve`: the merged batch + real-time views over HTTP.
 
 mod batch;
 mod lake;
 mod produce;
 mod race_feed;
+mod serve;
 mod shutdown;
 mod simulate;
 mod sink;
@@ -108,6 +110,15 @@ enum Command {
     ///
     /// Exit status: 0 after a signal; 2 on a usage error or a failure.
     Stream(stream::StreamArgs),
+    /// Serve the merged batch + real-time views over HTTP.
+    ///
+    /// GET /api/views/<view> answers the newest batch run's view plus the
+    /// speed layer's rows after its watermark, with the offsets it covers;
+    /// /api/live, /health, /ready and /metrics. Prints its URL, then serves
+    /// until SIGINT/SIGTERM.
+    ///
+    /// Exit status: 0 after a signal; 2 on a bad flag or a failure.
+    Serve(serve::ServeArgs),
     /// The batch layer: the lake's committed files into 3NF PostgreSQL and
     /// the batch views, exactly once per offset.
     ///
@@ -157,6 +168,7 @@ fn main() -> ExitCode {
         Command::Lake(args) => lake::run(args),
         Command::Produce(args) => produce::run(args),
         Command::Stream(args) => stream::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Batch(args) => batch::run(args),
         Command::Sql(args) => sql::run(args),
     };

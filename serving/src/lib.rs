@@ -1,4 +1,118 @@
-//! The serving layer: merges batch and real-time views and serves them over HTTP
-//! (REST, SSE, the dashboard, SQL).
+//! The serving layer: the lambda merge of batch and real-time views over
+//! HTTP (warp).
 //!
-//! Built by issue #8; until then this crate only reserves its place in the graph.
+//! ```text
+//! PostgreSQL (batch_runs, view_* of the newest runs) ─► follow::follow_batch_runs ─┐
+//! billabong.metrics (read_committed, from the start)  ─► follow::follow_metrics ───┤
+//!                                                                                  ▼
+//!                                   state::State (batch snapshots, generations, served pair)
+//!                                                                                  │
+//!                                        http.rs: /api/views/<name>, /api/live, /health, /ready, /metrics
+//! ```
+//!
+//! `GET /api/views/<name>` answers `batch view of run G ⊕ real-time
+//! generation G` (`schemas::realtime`), with a `coverage` object naming the
+//! run, its watermarks, the generation and the offsets covered in total:
+//! the rows equal the view computed from scratch over exactly those offsets.
+//! The hand-over rule is in `state.rs`. Nothing per user is held: an
+//! instance's answers are a function of what it read, so any number of
+//! instances agree once they have read the same.
+
+mod batch_views;
+mod config;
+mod error;
+mod follow;
+mod http;
+mod metrics;
+mod realtime;
+mod state;
+
+pub use config::ServeConfig;
+pub use error::{Error, Result};
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::follow::Shared;
+use crate::state::State;
+
+/// Renders the process's Prometheus metrics (the binary owns the recorder).
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// A running server.
+pub struct Server {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Server {
+    /// Waits until the server has shut down.
+    pub async fn wait(self) -> Result<()> {
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(Error::Config(format!("the server task failed: {e}"))))
+    }
+}
+
+/// Binds, starts following Kafka and PostgreSQL, and serves until
+/// `shutdown` completes (then finishes open requests and stops).
+pub async fn start(
+    config: ServeConfig,
+    render_metrics: Option<MetricsRender>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Server> {
+    config.validate()?;
+    let state: Shared = Arc::new(RwLock::new(State::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let caught_up = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let follower = {
+        let (state, stop, caught_up) = (state.clone(), stop.clone(), caught_up.clone());
+        let (brokers, topic) = (config.brokers.clone(), config.metrics_topic.clone());
+        std::thread::Builder::new()
+            .name("serve-metrics".into())
+            .spawn(move || follow::follow_metrics(&brokers, &topic, &state, &stop, &caught_up))
+            .map_err(|e| Error::Config(format!("cannot start the follower thread: {e}")))?
+    };
+    let batches = {
+        let (state, stop) = (state.clone(), stop.clone());
+        let (postgres, every) = (config.postgres.clone(), config.batch_poll);
+        tokio::spawn(
+            async move { follow::follow_batch_runs(&postgres, &state, every, &stop).await },
+        )
+    };
+    let api = http::Api {
+        state,
+        caught_up,
+        postgres: config.postgres.clone(),
+        render_metrics,
+    };
+    tracing::info!(%addr, "Serving.");
+    let task = tokio::spawn(async move {
+        warp::serve(http::routes(api))
+            .incoming(listener)
+            .graceful(shutdown)
+            .run()
+            .await;
+        stop.store(true, Ordering::Relaxed);
+        batches.abort();
+        tokio::task::spawn_blocking(move || follower.join())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(Ok(()))
+    });
+    Ok(Server { addr, task })
+}

@@ -406,9 +406,7 @@ impl Generation {
     /// True when a view checkpoint waits for a commit (a new generation
     /// that has caught up).
     fn views_due(&self) -> bool {
-        self.partitions
-            .values()
-            .any(Partition::view_checkpoint_due)
+        self.partitions.values().any(Partition::view_checkpoint_due)
     }
 
     /// Starts view generation `run` on every partition: each is re-read
