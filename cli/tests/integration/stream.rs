@@ -35,6 +35,8 @@ fn start(kafka: &KafkaHandle, topics: &Topics, group: &str, metrics: &str, name:
             "earliest",
         ])
         .args(["--rsvps-topic", &topics.rsvps, "--race-topic", &topics.race])
+        // A runs topic nobody publishes to: view generation 0 throughout.
+        .args(["--runs-topic", &format!("{metrics}.no-runs")])
         .args([
             "--metrics-topic",
             metrics,
@@ -137,9 +139,15 @@ fn finish(kafka: &KafkaHandle, mut child: Child, group: &str, ends: &BTreeMap<(S
 }
 
 /// The published messages without their emit times, sorted (a multiset).
+/// The live messages, emit times removed, sorted. View checkpoints fall on
+/// commits, which differ between runs: [`final_views`] compares them.
 fn canonical(topic: &str) -> Vec<String> {
     let mut out: Vec<String> = read_committed(topic)
         .into_iter()
+        .filter(|(_, payload)| {
+            let m: serde_json::Value = serde_json::from_slice(payload).expect("JSON update");
+            m.get("generation").is_none()
+        })
         .map(|(_, payload)| {
             let mut m: serde_json::Value = serde_json::from_slice(&payload).expect("JSON update");
             m.as_object_mut().expect("object").remove("emit_time_ms");
@@ -148,6 +156,26 @@ fn canonical(topic: &str) -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+/// The view rows as of the last checkpoint: `<input partition> <key>` →
+/// value (rows are per input partition partials), markers included.
+fn final_views(topic: &str) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut rows = std::collections::BTreeMap::new();
+    for (_, payload) in read_committed(topic) {
+        let m: serde_json::Value = serde_json::from_slice(&payload).expect("JSON update");
+        if m.get("generation").is_none() {
+            continue;
+        }
+        let source = format!("{}:{}", m["source"]["topic"], m["source"]["partition"]);
+        for u in m["updates"].as_array().expect("updates") {
+            rows.insert(
+                format!("{source} {}", u["key"].as_str().expect("key")),
+                u["value"].clone(),
+            );
+        }
+    }
+    rows
 }
 
 #[test]
@@ -217,5 +245,23 @@ fn sigkill_at_random_points_then_restart_publishes_what_one_run_publishes() {
     assert!(
         killed == whole,
         "the killed-and-restarted output differs from one run's"
+    );
+    let (killed_views, whole_views) = (final_views(&killed_out), final_views(&whole_out));
+    assert!(whole_views.len() > 100, "{} view rows", whole_views.len());
+    let diffs: Vec<String> = whole_views
+        .iter()
+        .filter(|(k, v)| killed_views.get(*k) != Some(*v))
+        .map(|(k, v)| format!("{k}: killed {:?}, whole {v}", killed_views.get(k)))
+        .chain(
+            killed_views
+                .keys()
+                .filter(|k| !whole_views.contains_key(*k))
+                .map(|k| format!("{k}: only in the killed run")),
+        )
+        .take(5)
+        .collect();
+    assert!(
+        diffs.is_empty(),
+        "the view rows as of the last checkpoint differ: {diffs:#?}"
     );
 }
