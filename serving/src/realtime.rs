@@ -57,15 +57,13 @@ pub(crate) struct Realtime {
     pub(crate) generations: BTreeMap<i64, Generation>,
     /// Latest update per live metric key (`race/<id>/order`, ...).
     pub(crate) live: HashMap<String, Value>,
-    /// Messages that were not JSON or lacked fields (counted, skipped).
-    pub(crate) malformed: u64,
 }
 
 impl Realtime {
     /// Applies one message of the metrics topic (in partition order).
     pub(crate) fn apply(&mut self, message: &Value) {
         let Some(updates) = message["updates"].as_array() else {
-            self.malformed += 1;
+            crate::metrics::record_malformed_update();
             return;
         };
         let Some(generation) = message["generation"].as_i64() else {
@@ -82,7 +80,7 @@ impl Realtime {
                 .as_i64()
                 .and_then(|p| i32::try_from(p).ok()),
         ) else {
-            self.malformed += 1;
+            crate::metrics::record_malformed_update();
             return;
         };
         let input = (topic.to_owned(), partition);
@@ -97,12 +95,12 @@ impl Realtime {
                         }
                         part.progress = Some(progress);
                     }
-                    Err(_) => self.malformed += 1,
+                    Err(_) => crate::metrics::record_malformed_update(),
                 }
                 continue;
             }
             let (Some(key), Some(row)) = (update["key"].as_str(), parse_row(update)) else {
-                self.malformed += 1;
+                crate::metrics::record_malformed_update();
                 continue;
             };
             g.pending

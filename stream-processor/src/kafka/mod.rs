@@ -110,12 +110,18 @@ struct Partition {
     /// The view generation whose rows are in Kafka and its first offset
     /// (for the metadata); `None` until one is.
     view_published: Option<(i64, i64)>,
-    /// The current view generation is the one the committed metadata
-    /// names, so its rows for offsets before `publish_from` are published.
-    view_resumed: bool,
 }
 
 impl Partition {
+    /// The current view generation is the published one, so its rows for
+    /// offsets before `publish_from` are already in Kafka (a restart
+    /// resuming it). After a switch this stays false until the new
+    /// generation's first checkpoint, which waits for the live state to pass
+    /// `publish_from`.
+    fn view_resumed(&self) -> bool {
+        self.view_published.map(|(g, _)| g) == Some(self.pipeline.view().generation())
+    }
+
     /// The offset the consumer must read from next for both halves.
     fn read_from(&self) -> i64 {
         self.live_next.min(self.pipeline.view().next())
@@ -299,7 +305,6 @@ impl Generation {
                 publish_from: s.publish_from,
                 next: None,
                 view_published: s.view.filter(|_| view_resumed),
-                view_resumed,
             };
             assignment
                 .add_partition_offset(&s.topic, s.partition, Offset::Offset(partition.read_from()))
@@ -344,7 +349,7 @@ impl Generation {
         let steps = Steps {
             live: offset >= part.live_next,
             view: offset >= part.pipeline.view().next(),
-            view_dirty: !(part.view_resumed && offset < part.publish_from),
+            view_dirty: !(part.view_resumed() && offset < part.publish_from),
         };
         if !steps.live && !steps.view {
             // Fetched before a re-assignment moved the position back.
@@ -427,7 +432,6 @@ impl Generation {
                 .map_err(Error::kafka("fetching watermarks"))?;
             let from = generation_start(Some(run), topic, *p, low);
             part.pipeline.set_view(ViewPartial::new(run.run_id, from));
-            part.view_resumed = false;
             assignment
                 .add_partition_offset(topic, *p, Offset::Offset(part.read_from()))
                 .map_err(Error::kafka("building the assignment"))?;
