@@ -18,17 +18,25 @@
 //! instance's answers are a function of what it read, so any number of
 //! instances agree once they have read the same.
 
+mod api_key;
 mod batch_views;
 mod config;
 mod error;
 mod follow;
+mod forecast;
 mod http;
 mod metrics;
 mod realtime;
 mod state;
 
+pub use api_key::{ApiKey, ApiKeyError};
 pub use config::ServeConfig;
 pub use error::{Error, Result};
+pub use forecast::{
+    DEFAULT_INTERVAL_WIDTH, ErrorDomain, ForecastError, ForecastRequest, ForecastTable,
+    MAX_PERIODS, MAX_POINTS, MIN_POINTS, MemorySeriesSource, Series, SeriesSource,
+    SeriesSourceError, ValidatedRequest, forecast,
+};
 
 use std::future::Future;
 use std::net::SocketAddr;
