@@ -10,7 +10,7 @@ use batch::{BatchConfig, Progress, RunSummary};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::{info, warn};
 
-use crate::lake::parse_duration;
+use crate::units::parse_duration;
 use crate::{shutdown, telemetry};
 
 /// Where the ETL plans run.

@@ -8,6 +8,7 @@ use anyhow::Context;
 use sink::{CompactOptions, Lake};
 
 use crate::telemetry;
+use crate::units::parse_duration;
 
 /// Arguments of `billabong lake`.
 #[derive(Debug, clap::Args)]
@@ -43,26 +44,6 @@ enum LakeCommand {
         #[arg(long)]
         no_gc: bool,
     },
-}
-
-/// Parses `N[s|m|h|d]` (seconds without a unit).
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (digits, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 90s, 10m, 1h"))?;
-    let secs = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        other => return Err(format!("unknown duration unit {other:?}: use s, m, h or d")),
-    };
-    Ok(Duration::from_secs(n * secs))
 }
 
 /// Runs `lake ls` or `lake compact`.
@@ -122,18 +103,4 @@ async fn ls(url: &str, summary: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert!(parse_duration("1w").is_err());
-        assert!(parse_duration("h").is_err());
-    }
 }

@@ -26,6 +26,7 @@ mod sink;
 mod sql;
 mod stream;
 mod telemetry;
+mod units;
 mod validate;
 
 use std::io::{self, Write};

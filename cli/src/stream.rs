@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use stream_processor::{StartPosition, StreamConfig};
 
-use crate::lake::parse_duration;
+use crate::units::parse_duration;
 use crate::{shutdown, telemetry};
 
 /// Arguments of `billabong stream`.

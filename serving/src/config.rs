@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::api_key::ApiKey;
 use crate::error::{Error, Result};
 
 /// Everything `serve` needs.
@@ -18,6 +19,36 @@ pub struct ServeConfig {
     pub metrics_topic: String,
     /// How often PostgreSQL is asked for a new batch run.
     pub batch_poll: Duration,
+    /// The lake (`s3://bucket/prefix` or `file:///path`) behind `/api/sql`'s
+    /// `lake.*` tables and `/ready`'s lake check; `None` = no lake.
+    pub lake: Option<String>,
+    /// object_store settings for an `s3://` lake, over the `AWS_*` environment.
+    pub lake_options: Vec<(String, String)>,
+    /// Limits of one `/api/sql` statement (smaller than `billabong sql`'s:
+    /// many users share one process).
+    pub sql_limits: sql::Limits,
+    /// How often `/api/sql`'s catalog is reopened, so new lake commits and
+    /// new PostgreSQL tables become visible.
+    pub sql_refresh: Duration,
+    /// The key `/api/forecast` requires; `None` = the endpoint answers 503.
+    pub api_key: Option<ApiKey>,
+    /// Prophet fits running at once; further requests wait (bounded) for a slot.
+    pub forecast_concurrency: usize,
+    /// How long a forecast may wait for a free fit slot before a 503.
+    pub forecast_queue_wait: Duration,
+}
+
+/// `/api/sql`'s default limits: a quarter of `billabong sql`'s memory, half
+/// its time, a tenth of its rows (a JSON response of 10,000 rows is already
+/// megabytes), two statements at once.
+pub fn default_sql_limits() -> sql::Limits {
+    sql::Limits {
+        memory_bytes: 256 << 20,
+        time: Duration::from_secs(30),
+        max_rows: 10_000,
+        spill_bytes: 0,
+        max_concurrent: 2,
+    }
 }
 
 impl ServeConfig {
@@ -29,6 +60,13 @@ impl ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             metrics_topic: schemas::topics::METRICS_TOPIC.to_owned(),
             batch_poll: Duration::from_secs(1),
+            lake: None,
+            lake_options: Vec::new(),
+            sql_limits: default_sql_limits(),
+            sql_refresh: Duration::from_secs(5),
+            api_key: None,
+            forecast_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            forecast_queue_wait: Duration::from_secs(30),
         }
     }
 
@@ -43,6 +81,15 @@ impl ServeConfig {
         }
         if self.metrics_topic.is_empty() {
             problems.push("--metrics-topic is empty");
+        }
+        if self.lake.as_deref().is_some_and(|l| l.trim().is_empty()) {
+            problems.push("--lake is empty");
+        }
+        if self.sql_limits.max_rows == 0 || self.sql_limits.max_concurrent == 0 {
+            problems.push("the SQL row limit and concurrency must be at least 1");
+        }
+        if self.forecast_concurrency == 0 {
+            problems.push("the forecast concurrency must be at least 1");
         }
         if problems.is_empty() {
             Ok(())

@@ -12,7 +12,9 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use crate::follow::Shared;
+use crate::forecast_api::{self, ForecastApi};
 use crate::metrics;
+use crate::sql_api::{self, Catalog};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -21,14 +23,58 @@ pub(crate) struct Api {
     pub(crate) caught_up: Arc<AtomicBool>,
     pub(crate) postgres: String,
     pub(crate) render_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    /// `/api/sql`'s session; its refresh errors make `/ready` fail.
+    pub(crate) catalog: Catalog,
+    pub(crate) forecast: ForecastApi,
 }
 
 /// The served views (the batch layer's view tables).
 pub(crate) const VIEWS: &[&str] = &[COUNTRY_HOUR, TOPIC_DAY, RACE_DRIVER_LAPS];
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+/// `{"error": message}` with `status`: every refusal of the API looks so.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     warp::reply::with_status(warp::reply::json(&json!({"error": message.into()})), status)
         .into_response()
+}
+
+/// `response` with one more header (values here are ASCII by construction).
+pub(crate) fn with_header(mut response: Response, name: &'static str, value: &str) -> Response {
+    if let Ok(value) = warp::http::HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
+/// Turns warp's rejections (unknown path, wrong method, body too large,
+/// ...) into the API's JSON errors. A POST that matched its route but not
+/// its body limit was also rejected by every GET route (wrong method), so
+/// the body's rejections are looked at first.
+async fn rejection(r: warp::Rejection) -> Result<Response, Infallible> {
+    let (status, message) = if r.is_not_found() {
+        (StatusCode::NOT_FOUND, "no such endpoint".to_owned())
+    } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "body too large: /api/sql takes at most {} KiB, /api/forecast {} MiB",
+                sql_api::MAX_BODY >> 10,
+                forecast_api::MAX_BODY >> 20
+            ),
+        )
+    } else if r.find::<warp::reject::LengthRequired>().is_some() {
+        (
+            StatusCode::LENGTH_REQUIRED,
+            "a Content-Length header is required".to_owned(),
+        )
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "wrong method: /api/sql and /api/forecast take POST, the rest GET".to_owned(),
+        )
+    } else {
+        (StatusCode::BAD_REQUEST, format!("bad request: {r:?}"))
+    };
+    Ok(error(status, message))
 }
 
 /// Filters of `/api/views/<name>`: `from`/`to` bound the time dimension
@@ -148,6 +194,9 @@ async fn ready(api: Api) -> Result<Response, Infallible> {
         Ok(Err(e)) => problems.push(format!("PostgreSQL: {e}")),
         Err(_) => problems.push("PostgreSQL: no answer within 3 s".to_owned()),
     }
+    if let Some(problem) = api.catalog.problem() {
+        problems.push(problem);
+    }
     if !api.caught_up.load(Ordering::Relaxed) {
         problems.push("still reading the metrics topic".to_owned());
     }
@@ -174,7 +223,7 @@ async fn ready(api: Api) -> Result<Response, Infallible> {
 /// Every route.
 pub(crate) fn routes(
     api: Api,
-) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone + Send + Sync + 'static {
     let with = {
         let api = api.clone();
         warp::any().map(move || api.clone())
@@ -192,20 +241,40 @@ pub(crate) fn routes(
         .map(|name: String, q: HashMap<String, String>, api: Api| view(&api, &name, &q));
     let live = warp::path!("api" / "live")
         .and(warp::query::<HashMap<String, String>>())
-        .and(with)
+        .and(with.clone())
         .map(|q: HashMap<String, String>, api: Api| live(&api, &q));
-    warp::get()
-        .and(
-            health
-                .or(ready)
-                .unify()
-                .or(metrics)
-                .unify()
-                .or(views)
-                .unify()
-                .or(live)
-                .unify(),
-        )
+    let sql = warp::path!("api" / "sql")
+        .and(with.clone().map(|api: Api| api.catalog))
+        .and(warp::query::<HashMap<String, String>>())
+        .and(warp::header::optional::<String>("content-type"))
+        .and(warp::header::optional::<String>("accept"))
+        .and(warp::body::content_length_limit(sql_api::MAX_BODY))
+        .and(warp::body::bytes())
+        .and_then(sql_api::handle);
+    let forecast = warp::path!("api" / "forecast")
+        .and(with.map(|api: Api| api.forecast))
+        .and(warp::query::<HashMap<String, String>>())
+        .and(warp::header::optional::<String>("x-api-key"))
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::content_length_limit(forecast_api::MAX_BODY))
+        .and(warp::body::bytes())
+        .and_then(forecast_api::handle);
+    let gets = warp::get().and(
+        health
+            .or(ready)
+            .unify()
+            .or(metrics)
+            .unify()
+            .or(views)
+            .unify()
+            .or(live)
+            .unify(),
+    );
+    let posts = warp::post().and(sql.or(forecast).unify());
+    gets.or(posts)
+        .unify()
+        .recover(rejection)
+        .unify()
         .with(warp::log::custom(|info| {
             metrics::record_request(info.path(), info.status().as_u16(), info.elapsed());
         }))

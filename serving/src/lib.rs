@@ -17,6 +17,12 @@
 //! The hand-over rule is in `state.rs`. Nothing per user is held: an
 //! instance's answers are a function of what it read, so any number of
 //! instances agree once they have read the same.
+//!
+//! Beside the merge:
+//! - `POST /api/sql` ([`sql_api`](crate)): the `sql` crate's read-only
+//!   session over the lake and PostgreSQL, reopened every `sql_refresh`;
+//! - `POST /api/forecast`: Prophet ([`forecast`], augurs) behind an
+//!   [`ApiKey`], on inline data or a named series cut from the merged views.
 
 mod api_key;
 mod batch_views;
@@ -24,13 +30,16 @@ mod config;
 mod error;
 mod follow;
 mod forecast;
+mod forecast_api;
 mod http;
 mod metrics;
 mod realtime;
+mod sql_api;
 mod state;
+mod view_series;
 
 pub use api_key::{ApiKey, ApiKeyError};
-pub use config::ServeConfig;
+pub use config::{ServeConfig, default_sql_limits};
 pub use error::{Error, Result};
 pub use forecast::{
     DEFAULT_INTERVAL_WIDTH, ErrorDomain, ForecastError, ForecastRequest, ForecastTable,
@@ -101,11 +110,31 @@ pub async fn start(
             async move { follow::follow_batch_runs(&postgres, &state, every, &stop).await },
         )
     };
+    let catalog = sql_api::Catalog::default();
+    let refresher = tokio::spawn(sql_api::refresh(
+        catalog.clone(),
+        sql::SqlConfig {
+            lake: config.lake.clone(),
+            lake_options: config.lake_options.clone(),
+            postgres: Some(config.postgres.clone()),
+            limits: config.sql_limits.clone(),
+            ..sql::SqlConfig::default()
+        },
+        config.sql_refresh,
+    ));
+    let forecast = forecast_api::ForecastApi {
+        key: config.api_key.clone(),
+        slots: Arc::new(tokio::sync::Semaphore::new(config.forecast_concurrency)),
+        queue_wait: config.forecast_queue_wait,
+        state: state.clone(),
+    };
     let api = http::Api {
         state,
         caught_up,
         postgres: config.postgres.clone(),
         render_metrics,
+        catalog,
+        forecast,
     };
     tracing::info!(%addr, "Serving.");
     let task = tokio::spawn(async move {
@@ -116,6 +145,7 @@ pub async fn start(
             .await;
         stop.store(true, Ordering::Relaxed);
         batches.abort();
+        refresher.abort();
         tokio::task::spawn_blocking(move || follower.join())
             .await
             .ok()

@@ -82,6 +82,20 @@ pub fn write_output(out: &QueryOutput, format: OutputFormat, w: &mut dyn Write) 
     w.flush().map_err(io)
 }
 
+/// Writes the rows of `out` as one JSON array of objects (explicit `null`s):
+/// the `rows` member of `POST /api/sql`'s JSON answer, where one document is
+/// easier for a browser than NDJSON.
+pub fn write_json_array(out: &QueryOutput, w: &mut dyn Write) -> Result<()> {
+    let mut writer = datafusion::arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, datafusion::arrow::json::writer::JsonArray>(&mut *w);
+    for batch in &out.batches {
+        writer.write(batch)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
 /// The line after a result: `3 rows in 12 ms`, plus what the row limit cut.
 pub fn summary(out: &QueryOutput) -> String {
     let rows = out.rows();

@@ -157,21 +157,8 @@ const VIEWS: [&str; 3] = [
 ];
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.expect("read");
-    let text = String::from_utf8_lossy(&response);
-    let status = text[9..12].parse().expect("status");
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    // Chunked or not: the JSON is the part between the first '{' and the last '}'.
-    let json = body
-        .find('{')
-        .zip(body.rfind('}'))
-        .map_or("null", |(a, b)| &body[a..=b]);
-    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+    let answer = crate::client::get(addr, path).await;
+    (answer.status, answer.json())
 }
 
 /// Checks all three views of one instance once; returns the coverage.
