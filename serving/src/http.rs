@@ -1,4 +1,6 @@
-//! The HTTP API (warp): merged views, live metrics, health.
+//! The HTTP API (warp): merged views, live metrics, health, and the
+//! dashboard with its extra reads (`dashboard.rs`, `groups.rs`,
+//! `race_laps.rs`, `/api/latency`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -12,7 +14,7 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use crate::follow::Shared;
-use crate::metrics;
+use crate::{dashboard, groups, metrics, race_laps};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -192,8 +194,20 @@ pub(crate) fn routes(
         .map(|name: String, q: HashMap<String, String>, api: Api| view(&api, &name, &q));
     let live = warp::path!("api" / "live")
         .and(warp::query::<HashMap<String, String>>())
-        .and(with)
+        .and(with.clone())
         .map(|q: HashMap<String, String>, api: Api| live(&api, &q));
+    let latency = warp::path!("api" / "latency")
+        .and(with.clone())
+        .map(|api: Api| {
+            let state = api.state.read().unwrap_or_else(|p| p.into_inner());
+            warp::reply::json(&state.latency.to_json()).into_response()
+        });
+    let groups = warp::path!("api" / "groups")
+        .and(with.clone())
+        .then(|api: Api| groups::handle(api.postgres));
+    let laps = warp::path!("api" / "races" / String / "laps")
+        .and(with)
+        .then(|race: String, api: Api| race_laps::handle(api.postgres, race));
     warp::get()
         .and(
             health
@@ -204,6 +218,14 @@ pub(crate) fn routes(
                 .or(views)
                 .unify()
                 .or(live)
+                .unify()
+                .or(latency)
+                .unify()
+                .or(groups)
+                .unify()
+                .or(laps)
+                .unify()
+                .or(dashboard::routes())
                 .unify(),
         )
         .with(warp::log::custom(|info| {

@@ -8,6 +8,8 @@
 //!                                   state::State (batch snapshots, generations, served pair)
 //!                                                                                  │
 //!                                        http.rs: /api/views/<name>, /api/live, /health, /ready, /metrics
+//!                                                 dashboard.rs: / (Plotly page, assets compiled in)
+//!                                                 /api/groups, /api/races/<id>/laps (PostgreSQL), /api/latency
 //! ```
 //!
 //! `GET /api/views/<name>` answers `batch view of run G ⊕ real-time
@@ -21,11 +23,15 @@
 mod api_key;
 mod batch_views;
 mod config;
+mod dashboard;
 mod error;
 mod follow;
 mod forecast;
+mod groups;
 mod http;
+mod latency;
 mod metrics;
+mod race_laps;
 mod realtime;
 mod state;
 
@@ -107,6 +113,7 @@ pub async fn start(
         postgres: config.postgres.clone(),
         render_metrics,
     };
+    dashboard::warm_up();
     tracing::info!(%addr, "Serving.");
     let task = tokio::spawn(async move {
         warp::serve(http::routes(api))
