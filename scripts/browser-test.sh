@@ -167,9 +167,10 @@ main() {
     log "run $RUN: lake $LAKE, database $db"
 
     split_data
-    # One RSVP partition: /api/live keeps one value per metric key, and the
-    # speed layer's RSVP metrics are per-partition partials (see the report
-    # in ARCHITECTURE.md); with one partition the page's numbers are exact.
+    # One RSVP partition: the speed layer's RSVP metrics are per-partition
+    # partials under one key, and /api/live keeps one value per key (the last
+    # partition's), so only with one partition are the live RSVP numbers the
+    # page shows (per-minute rate, model accuracy, 5-min topics) whole.
     produce rsvps "$RUN_DIR/rsvps-1.jsonl" "$T_RSVPS" 1
     produce race "$RUN_DIR/race-1.jsonl" "$T_RACE" 2
     log "part 1 produced"

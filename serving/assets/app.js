@@ -551,6 +551,7 @@ function renderPositions() {
       text: series.x.map((l) => (l === d.lastLap ? label : '')),
       textposition: 'middle right',
       textfont: { size: 9 },
+      cliponaxis: false,
       line: { width: 1.5 },
       marker: { size: 3 },
       hovertemplate: `${label} lap %{x}: P%{y}<extra></extra>`,
