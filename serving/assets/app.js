@@ -260,12 +260,17 @@ function connectStream() {
       setStatus('down', 'reconnecting…');
     }
   };
+  // A snapshot opens every fresh connection ("initial") and replaces what a
+  // resumed one missed when its Last-Event-ID was too old ("gap"). A fresh
+  // connection after a hard close (below) cannot send Last-Event-ID, so any
+  // snapshot after the first load also re-reads the views.
   source.addEventListener('snapshot', (e) => {
     const data = JSON.parse(e.data);
-    data.updates.forEach(applyUpdate);
-    if (data.reason === 'gap') {
+    (data.updates || []).forEach(applyUpdate);
+    if (data.reason === 'gap' || app.streamOpened) {
       refreshViews(VIEWS);
     }
+    app.streamOpened = true;
   });
   source.addEventListener('views', (e) => refreshViews(JSON.parse(e.data).views || VIEWS));
   for (const channel of CHANNELS) {
