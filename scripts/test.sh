@@ -2,7 +2,8 @@
 # The whole test suite, from a bare machine to a verdict:
 #   1. build prerequisites (libcurl headers for rdkafka's bundled librdkafka),
 #   2. the real services (scripts/services.sh up: Kafka, PostgreSQL, S3),
-#   3. rustfmt, clippy -D warnings, cargo test --workspace.
+#   3. rustfmt, clippy -D warnings, cargo test --workspace,
+#   4. the dashboard in headless Chromium (scripts/browser-test.sh).
 # Tests that need a service fail (never skip) when it is absent.
 #
 # Environment:
@@ -55,4 +56,5 @@ step "services" scripts/services.sh up
 step "rustfmt" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests" cargo test --workspace --locked
+step "browser test" scripts/browser-test.sh
 log "all passed in $((SECONDS - started)) s"

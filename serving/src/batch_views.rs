@@ -33,6 +33,17 @@ pub(crate) async fn connect(url: &str) -> Result<Client> {
     Ok(client)
 }
 
+/// Connects for one HTTP request's read, giving up after 3 s (a request
+/// must not hang on a database that does not answer).
+pub(crate) async fn connect_for_request(url: &str) -> Result<Client> {
+    tokio::time::timeout(std::time::Duration::from_secs(3), connect(url))
+        .await
+        .unwrap_or(Err(Error::Timeout {
+            what: "connecting to PostgreSQL",
+            seconds: 3,
+        }))
+}
+
 /// Successful runs whose view rows are still in the database, newest first.
 pub(crate) async fn available_runs(client: &Client) -> Result<Vec<i64>> {
     let rows = client

@@ -24,6 +24,14 @@ pub enum Error {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// A call did not finish in time.
+    #[error("{what}: no answer within {seconds} s")]
+    Timeout {
+        /// What was being done.
+        what: &'static str,
+        /// The limit.
+        seconds: u64,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {

@@ -88,6 +88,7 @@ pub(crate) fn follow_metrics(
             let mut s = state.write().unwrap_or_else(|p| p.into_inner());
             for message in &batch {
                 s.realtime.apply(message);
+                s.latency.observe(message);
             }
             s.hand_over();
         }

@@ -1,4 +1,6 @@
-//! The HTTP API (warp): merged views, live metrics, health.
+//! The HTTP API (warp): merged views, live metrics, health, and the
+//! dashboard with its extra reads (`dashboard.rs`, `groups.rs`,
+//! `race_laps.rs`, `/api/latency`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -13,8 +15,8 @@ use warp::reply::{Reply, Response};
 
 use crate::follow::Shared;
 use crate::forecast_api::{self, ForecastApi};
-use crate::metrics;
 use crate::sql_api::{self, Catalog};
+use crate::{dashboard, groups, metrics, race_laps};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -243,6 +245,18 @@ pub(crate) fn routes(
         .and(warp::query::<HashMap<String, String>>())
         .and(with.clone())
         .map(|q: HashMap<String, String>, api: Api| live(&api, &q));
+    let latency = warp::path!("api" / "latency")
+        .and(with.clone())
+        .map(|api: Api| {
+            let state = api.state.read().unwrap_or_else(|p| p.into_inner());
+            warp::reply::json(&state.latency.to_json()).into_response()
+        });
+    let groups = warp::path!("api" / "groups")
+        .and(with.clone())
+        .then(|api: Api| groups::handle(api.postgres));
+    let laps = warp::path!("api" / "races" / String / "laps")
+        .and(with.clone())
+        .then(|race: String, api: Api| race_laps::handle(api.postgres, race));
     let sql = warp::path!("api" / "sql")
         .and(with.clone().map(|api: Api| api.catalog))
         .and(warp::query::<HashMap<String, String>>())
@@ -268,6 +282,14 @@ pub(crate) fn routes(
             .or(views)
             .unify()
             .or(live)
+            .unify()
+            .or(latency)
+            .unify()
+            .or(groups)
+            .unify()
+            .or(laps)
+            .unify()
+            .or(dashboard::routes())
             .unify(),
     );
     let posts = warp::post().and(sql.or(forecast).unify());

@@ -8,6 +8,8 @@
 //!                                   state::State (batch snapshots, generations, served pair)
 //!                                                                                  │
 //!                                        http.rs: /api/views/<name>, /api/live, /health, /ready, /metrics
+//!                                                 dashboard.rs: / (Plotly page, assets compiled in)
+//!                                                 /api/groups, /api/races/<id>/laps (PostgreSQL), /api/latency
 //! ```
 //!
 //! `GET /api/views/<name>` answers `batch view of run G ⊕ real-time
@@ -27,12 +29,16 @@
 mod api_key;
 mod batch_views;
 mod config;
+mod dashboard;
 mod error;
 mod follow;
 mod forecast;
 mod forecast_api;
+mod groups;
 mod http;
+mod latency;
 mod metrics;
+mod race_laps;
 mod realtime;
 mod sql_api;
 mod state;
@@ -136,6 +142,7 @@ pub async fn start(
         catalog,
         forecast,
     };
+    dashboard::warm_up();
     tracing::info!(%addr, "Serving.");
     let task = tokio::spawn(async move {
         warp::serve(http::routes(api))

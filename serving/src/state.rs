@@ -21,6 +21,7 @@ use schemas::realtime::ViewRow;
 use serde::Serialize;
 
 use crate::batch_views::BatchSnapshot;
+use crate::latency::Latency;
 use crate::realtime::{InputPartition, Realtime};
 
 /// The state behind the lock.
@@ -32,6 +33,8 @@ pub(crate) struct State {
     pub(crate) served: Option<i64>,
     /// Kafka's end offset per input partition, for lag (refreshed by the follower).
     pub(crate) ends: BTreeMap<InputPartition, i64>,
+    /// The speed layer's consumption latency, for the dashboard.
+    pub(crate) latency: Latency,
 }
 
 impl State {
