@@ -2,8 +2,7 @@
 // playwright-core), against a real `billabong serve` that
 // scripts/browser-test.sh started. Asserts:
 //   - the page loads at desktop (1366×768) and phone (390×844) widths and
-//     every chart has data (the blended prediction may instead say that none
-//     is published; it is reported),
+//     every chart has data,
 //   - a live update arrives: after `PRODUCE_MORE` (a shell script producing
 //     more records) runs, the page applies new live updates and its merged
 //     views cover more offsets,
@@ -35,7 +34,7 @@ const started = Date.now();
 const log = (message) => console.log(`[browser ${((Date.now() - started) / 1000).toFixed(1)} s] ${message}`);
 
 // Charts that may be empty, with the reason they must then show.
-const MAY_BE_EMPTY = { prediction: /no prediction published yet/i };
+const MAY_BE_EMPTY = {};
 
 function watch(page, label) {
   page.on('console', (m) => {

@@ -624,13 +624,13 @@ function renderClump() {
   laps.length, 'No clumpiness published for this race yet.');
 }
 
-// The speed layer does not publish a blended prediction yet; when it does,
-// its updates (metric `race_prediction`) are shown as they come.
+// The speed layer's blended prediction (metric `race_prediction`): per car,
+// w · grid + (1 − w) · running position, w = 1 − laps / scheduled laps.
 function renderPrediction() {
   const updates = [...app.live.values()].filter((u) => u.metric === 'race_prediction' && u.value?.race_id === app.race.id);
   if (updates.length === 0) {
     $('prediction-note').textContent = 'Historical model blended with live timing.';
-    draw('prediction', [], {}, 0, 'No prediction published yet: the speed layer does not publish a blended race prediction.');
+    draw('prediction', [], {}, 0, 'No prediction published for this race yet (one comes with each completed lap).');
     return;
   }
   const rows = updates.map((u) => u.value);

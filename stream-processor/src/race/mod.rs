@@ -20,8 +20,11 @@
 //!   `clumpiness` = the share of those gaps below `clump_gap_ms` (1 s: DRS
 //!   range), 0 = strung out, 1 = one train; published with the spread
 //!   (first to N-th), mean gap and the gaps' standard deviation.
+//! - `race_prediction`: per car after each of its laps, the blended
+//!   finishing-position prediction and its weight (`prediction.rs`).
 
 mod car;
+mod prediction;
 
 use std::collections::BTreeMap;
 
@@ -37,6 +40,10 @@ use car::Car;
 #[derive(Debug, Default)]
 struct Race {
     first_ts: i64,
+    /// From `race_start`; 0 when the race's start was not seen.
+    scheduled_laps: u32,
+    /// Cars on the `race_start` grid.
+    field_size: u32,
     cars: BTreeMap<String, Car>,
     /// Per lap, (race time, driver) of the cars that completed it, sorted.
     crossed: BTreeMap<u32, Vec<(i64, String)>>,
@@ -89,6 +96,8 @@ impl RaceOperator {
             // A replayed race (a looping feed) starts over.
             let mut race = Race {
                 first_ts: ts,
+                scheduled_laps: start.scheduled_laps,
+                field_size: u32::try_from(start.grid.len()).unwrap_or(u32::MAX),
                 ..Race::default()
             };
             for slot in &start.grid {
@@ -197,6 +206,18 @@ impl Race {
         car.gap_to_ahead_ms = idx.checked_sub(1).map(|i| e.race_time_ms - crossed[i].0);
         car.ahead = idx.checked_sub(1).map(|i| crossed[i].1.clone());
         out.push(car_update(race_id, &e.driver_id, car, range));
+        let field_size = self.field_size.max(self.cars.len() as u32);
+        let car = &self.cars[&e.driver_id];
+        if let Some(value) =
+            prediction::blended(race_id, &e.driver_id, car, self.scheduled_laps, field_size)
+        {
+            out.push(Update::value(
+                format!("race/{race_id}/prediction/{}", e.driver_id),
+                "race_prediction",
+                range,
+                value,
+            ));
+        }
         if self
             .fastest
             .as_ref()

@@ -100,6 +100,56 @@ fn check_car(events: &[RaceEvent], p: &Published) {
     assert_eq!(v["pit_stops"].as_u64(), Some(u64::from(stops)), "{v}");
 }
 
+/// The blended prediction from scratch: live = the naive running position,
+/// historical = the grid slot (the back of the field for a pit-lane start),
+/// w = 1 − laps / scheduled laps.
+fn check_prediction(events: &[RaceEvent], p: &Published) {
+    let v = &p.update["value"];
+    let (race, driver) = (
+        v["race_id"].as_str().expect("race"),
+        v["driver"].as_str().expect("driver"),
+    );
+    let start = events
+        .iter()
+        .find_map(|e| match e {
+            RaceEvent::RaceStart(s) if s.race_id == race => Some(s),
+            _ => None,
+        })
+        .expect("the race's start");
+    let all = laps(events, p.offset, race);
+    let (&lap, &(time, _)) = all[driver].last_key_value().expect("a lap");
+    let live = 1 + all
+        .iter()
+        .filter(|(d, l)| {
+            l.get(&lap)
+                .is_some_and(|(t, _)| (*t, d.as_str()) < (time, driver))
+        })
+        .count();
+    let mut drivers: BTreeSet<&str> = start.grid.iter().map(|g| g.driver_id.as_str()).collect();
+    for e in events.iter().take(p.offset as usize + 1) {
+        match e {
+            RaceEvent::LapCompleted(l) if l.race_id == race => drivers.insert(&l.driver_id),
+            RaceEvent::PitIn(x) if x.race_id == race => drivers.insert(&x.driver_id),
+            RaceEvent::PitOut(x) if x.race_id == race => drivers.insert(&x.driver_id),
+            RaceEvent::Retirement(x) if x.race_id == race => drivers.insert(&x.driver_id),
+            _ => false,
+        };
+    }
+    let field = start.grid.len().max(drivers.len()) as f64;
+    let historical = grid(events, race)
+        .get(driver)
+        .map_or(field, |g| f64::from(*g));
+    let w = (1.0 - f64::from(lap) / f64::from(start.scheduled_laps)).clamp(0.0, 1.0);
+    assert_eq!(v["live_position"].as_f64(), Some(live as f64), "{v}");
+    assert_eq!(v["historical"].as_f64(), Some(historical), "{v}");
+    assert!((v["weight"].as_f64().expect("w") - w).abs() < 1e-12, "{v}");
+    let want = w * historical + (1.0 - w) * live as f64;
+    assert!(
+        (v["predicted_position"].as_f64().expect("prediction") - want).abs() < 1e-9,
+        "{v}: want {want}"
+    );
+}
+
 fn check_fastest(events: &[RaceEvent], p: &Published) {
     let v = &p.update["value"];
     let race = v["race_id"].as_str().expect("race");
@@ -208,6 +258,7 @@ async fn every_published_race_value_matches_a_naive_recomputation_of_real_races(
             "race_car" => check_car(&events, p),
             "race_fastest" => check_fastest(&events, p),
             "race_clumpiness" => check_clumpiness(&events, p),
+            "race_prediction" => check_prediction(&events, p),
             "race_pass" => {
                 let v = &p.update["value"];
                 let pass = (
@@ -231,6 +282,7 @@ async fn every_published_race_value_matches_a_naive_recomputation_of_real_races(
         "race_pit",
         "race_fastest",
         "race_clumpiness",
+        "race_prediction",
         "race_flag",
         "race_finish",
     ] {
