@@ -1,4 +1,5 @@
-//! The HTTP API (warp): merged views, live metrics, health.
+//! The HTTP API (warp): merged views, live metrics, the event stream
+//! (`sse/`), health.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -18,6 +19,7 @@ use crate::metrics;
 #[derive(Clone)]
 pub(crate) struct Api {
     pub(crate) state: Shared,
+    pub(crate) hub: Arc<crate::sse::Hub>,
     pub(crate) caught_up: Arc<AtomicBool>,
     pub(crate) postgres: String,
     pub(crate) render_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
@@ -192,8 +194,15 @@ pub(crate) fn routes(
         .map(|name: String, q: HashMap<String, String>, api: Api| view(&api, &name, &q));
     let live = warp::path!("api" / "live")
         .and(warp::query::<HashMap<String, String>>())
-        .and(with)
+        .and(with.clone())
         .map(|q: HashMap<String, String>, api: Api| live(&api, &q));
+    let stream = warp::path!("api" / "stream")
+        .and(warp::query::<HashMap<String, String>>())
+        .and(warp::header::optional::<String>("last-event-id"))
+        .and(with)
+        .map(|q: HashMap<String, String>, id: Option<String>, api: Api| {
+            crate::sse::respond(&api.hub, &api.state, &q, id)
+        });
     warp::get()
         .and(
             health
@@ -204,6 +213,8 @@ pub(crate) fn routes(
                 .or(views)
                 .unify()
                 .or(live)
+                .unify()
+                .or(stream)
                 .unify(),
         )
         .with(warp::log::custom(|info| {

@@ -8,6 +8,7 @@
 //!                                   state::State (batch snapshots, generations, served pair)
 //!                                                                                  │
 //!                                        http.rs: /api/views/<name>, /api/live, /health, /ready, /metrics
+//!                                        sse/:    /api/stream (Server-Sent Events, Last-Event-ID resume)
 //! ```
 //!
 //! `GET /api/views/<name>` answers `batch view of run G ⊕ real-time
@@ -27,10 +28,11 @@ mod forecast;
 mod http;
 mod metrics;
 mod realtime;
+mod sse;
 mod state;
 
 pub use api_key::{ApiKey, ApiKeyError};
-pub use config::ServeConfig;
+pub use config::{ServeConfig, SseConfig};
 pub use error::{Error, Result};
 pub use forecast::{
     DEFAULT_INTERVAL_WIDTH, ErrorDomain, ForecastError, ForecastRequest, ForecastTable,
@@ -76,6 +78,7 @@ pub async fn start(
     let state: Shared = Arc::new(RwLock::new(State::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let caught_up = Arc::new(AtomicBool::new(false));
+    let hub = Arc::new(sse::Hub::new(config.sse.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Listen {
@@ -89,9 +92,12 @@ pub async fn start(
     let follower = {
         let (state, stop, caught_up) = (state.clone(), stop.clone(), caught_up.clone());
         let (brokers, topic) = (config.brokers.clone(), config.metrics_topic.clone());
+        let hub = hub.clone();
         std::thread::Builder::new()
             .name("serve-metrics".into())
-            .spawn(move || follow::follow_metrics(&brokers, &topic, &state, &stop, &caught_up))
+            .spawn(move || {
+                follow::follow_metrics(&brokers, &topic, &state, &hub, &stop, &caught_up)
+            })
             .map_err(|e| Error::Config(format!("cannot start the follower thread: {e}")))?
     };
     let batches = {
@@ -101,8 +107,17 @@ pub async fn start(
             async move { follow::follow_batch_runs(&postgres, &state, every, &stop).await },
         )
     };
+    // Open event streams would hold graceful shutdown forever: end them first.
+    let shutdown = {
+        let hub = hub.clone();
+        async move {
+            shutdown.await;
+            hub.close();
+        }
+    };
     let api = http::Api {
         state,
+        hub,
         caught_up,
         postgres: config.postgres.clone(),
         render_metrics,
