@@ -4,6 +4,8 @@
 //! run's hand-over, every merged view equals the view recomputed here from
 //! the raw records at exactly the offsets the answer says it covers.
 
+mod sse;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
