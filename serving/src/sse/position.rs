@@ -44,6 +44,21 @@ impl Cut {
         self.get(partition).is_none_or(|c| position > c)
     }
 
+    /// True when this cut is at or after `other` in every partition.
+    pub(crate) fn covers(&self, other: &Cut) -> bool {
+        other.0.iter().all(|(p, o)| self.get(*p) >= Some(*o))
+    }
+
+    /// The later of the two cuts, per partition.
+    pub(crate) fn join(&self, other: &Cut) -> Cut {
+        let mut joined = self.clone();
+        for (p, o) in &other.0 {
+            let e = joined.0.entry(*p).or_insert(*o);
+            *e = (*e).max(*o);
+        }
+        joined
+    }
+
     /// The id text (see the module docs).
     pub(crate) fn to_id(&self) -> String {
         if self.0.is_empty() {
@@ -122,5 +137,15 @@ mod tests {
         assert!(!cut.precedes(0, (10, 2)));
         assert!(!cut.precedes(0, (9, 7)));
         assert!(cut.precedes(1, (0, 0)), "other partitions are independent");
+    }
+
+    #[test]
+    fn joins_take_the_later_position_per_partition() {
+        let a = Cut::parse("0:10:2,1:5:0").expect("id");
+        let b = Cut::parse("0:12:0").expect("id");
+        assert!(!a.covers(&b) && !b.covers(&a));
+        let j = a.join(&b);
+        assert_eq!(j.to_id(), "0:12:0,1:5:0");
+        assert!(j.covers(&a) && j.covers(&b) && j.covers(&Cut::default()));
     }
 }

@@ -15,7 +15,7 @@ use warp::reply::{Reply, Response};
 use warp::sse::Event;
 
 use super::channels::{self, Channels};
-use super::hub::{Chunk, ClientGuard, Hub, Start};
+use super::hub::{Chunk, ClientGuard, Hub, SseEvent, Start};
 use super::position::Cut;
 use crate::state::State;
 
@@ -92,6 +92,7 @@ pub(crate) fn respond(
         (subscription, snapshot)
     };
     let mut first = VecDeque::from([Event::default().retry(RETRY)]);
+    let resumed = matches!(subscription.start, Start::Replay(_));
     let missed: Chunk = match subscription.start {
         Start::Replay(missed) => {
             crate::metrics::record_sse_connection("replay");
@@ -118,7 +119,7 @@ pub(crate) fn respond(
         rx: subscription.rx,
         closing: hub.closing(),
         wanted,
-        cut: subscription.cut,
+        ahead: resumed.then_some(subscription.cut),
         _guard: guard,
     };
     let events = futures::stream::unfold(client, Client::next);
@@ -138,8 +139,12 @@ struct Client {
     rx: broadcast::Receiver<Chunk>,
     closing: watch::Receiver<bool>,
     wanted: Channels,
-    /// Nothing at or before it is sent (see `Subscription::cut`).
-    cut: Cut,
+    /// A resumed client's cut, until this instance's cut passes it. The
+    /// client may have read further, in some partition, on an instance
+    /// ahead of this one: events at or before it are not sent again, and
+    /// the ids sent keep its lead (this instance's cut alone would lose
+    /// it, and the next resume would replay that partition).
+    ahead: Option<Cut>,
     _guard: ClientGuard,
 }
 
@@ -154,12 +159,10 @@ impl Client {
             }
             while let Some(event) = self.chunk.get(self.next).cloned() {
                 self.next += 1;
-                if event.channel & self.wanted != 0
-                    && self.cut.precedes(event.partition, event.position)
-                {
-                    self.cut.set(event.partition, event.position);
+                let (send, id) = self.place(&event);
+                if send && event.channel & self.wanted != 0 {
                     let event = Event::default()
-                        .id(event.id.clone())
+                        .id(id.unwrap_or_else(|| event.id.clone()))
                         .event(event.name.clone())
                         .data(event.data.clone());
                     return Some((Ok(event), self));
@@ -184,6 +187,25 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Whether `event` lies after what the client has read, and the id to
+    /// send with it when it differs from the event's own (see `ahead`).
+    fn place(&mut self, event: &SseEvent) -> (bool, Option<String>) {
+        let Some(floor) = &self.ahead else {
+            return (true, None);
+        };
+        let send = floor.precedes(event.partition, event.position);
+        let Some(here) = Cut::parse(&event.id) else {
+            return (send, None);
+        };
+        if here.covers(floor) {
+            self.ahead = None;
+            return (send, None);
+        }
+        (send, Some(here.join(floor).to_id()))
+    }
+}
+
 /// warp's SSE body must be `Sync`; the keep-alive stream and the broadcast
 /// receiver's future are only `Send`. Polling needs `&mut`, so the mutex
 /// is never locked (`get_mut`): it only vouches for `Sync`.
@@ -199,5 +221,71 @@ impl<S: TryStream> Stream for SyncStream<S> {
             .unwrap_or_else(PoisonError::into_inner)
             .as_mut()
             .try_poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SseConfig;
+    use crate::sse::hub::MessageEvents;
+
+    fn message(partition: i32, offset: i64, n: usize) -> MessageEvents {
+        MessageEvents {
+            partition,
+            offset,
+            events: (0..n)
+                .map(|i| ("race_car".to_owned(), format!("{{\"i\":{i}}}")))
+                .collect(),
+        }
+    }
+
+    fn client(hub: &Arc<Hub>, last_event_id: &str) -> Client {
+        let subscription = hub.subscribe(Some(last_event_id));
+        let Start::Replay(missed) = subscription.start else {
+            panic!("{:?}", subscription.start);
+        };
+        Client {
+            first: VecDeque::new(),
+            chunk: missed.into(),
+            next: 0,
+            rx: subscription.rx,
+            closing: hub.closing(),
+            wanted: channels::ALL,
+            ahead: Some(subscription.cut),
+            _guard: hub.admit().expect("room"),
+        }
+    }
+
+    /// Ids as a client sees them: `retry`, `event`, `data` and `id` lines.
+    async fn next_id(client: Client) -> (String, Client) {
+        let (event, client) = client.next().await.expect("an event");
+        let text = event.expect("infallible").to_string();
+        let id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("id:"))
+            .expect("an id")
+            .to_owned();
+        (id, client)
+    }
+
+    #[tokio::test]
+    async fn a_client_resuming_on_an_instance_behind_keeps_its_lead_in_the_ids() {
+        // Instance b has read partition 1 but not yet partition 0, which the
+        // client has read on instance a up to (0:0:1).
+        let b = Arc::new(Hub::new(SseConfig::default()));
+        b.publish(vec![message(1, 0, 1)], None);
+        let c = client(&b, "0:0:1,1:0:0");
+        b.publish(vec![message(1, 4, 1)], None);
+        let (id, c) = next_id(c).await;
+        assert_eq!(
+            id, "0:0:1,1:4:0",
+            "b's cut alone (1:4:0) would lose partition 0"
+        );
+        // b reads partition 0: the two events the client has are not resent.
+        b.publish(vec![message(0, 0, 2), message(0, 2, 1)], None);
+        let (id, c) = next_id(c).await;
+        assert_eq!(id, "0:2:0,1:4:0");
+        assert!(c.ahead.is_none(), "b has caught up");
     }
 }

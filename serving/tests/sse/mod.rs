@@ -271,7 +271,6 @@ async fn sse_clients_resuming_at_random_points_on_any_instance_miss_nothing_and_
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.metrics_topic.clone_from(&stream.metrics_topic);
     let (a, stop_a) = start_serve(&config).await;
-    let (b, stop_b) = start_serve(&config).await;
     // Let the first slice reach the instances, so snapshots have content.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -285,7 +284,11 @@ async fn sse_clients_resuming_at_random_points_on_any_instance_miss_nothing_and_
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // Clients: one reference that never leaves A, and wanderers.
+    // b starts now and reads the topic from the start while clients that
+    // have read further on a resume on it: it must not resend what they
+    // have, nor lose their lead in the ids it sends.
+    let (b, stop_b) = start_serve(&config).await;
+    // Clients: one reference that never leaves a, and wanderers.
     let channel_sets: [Option<&'static str>; WANDERERS] = [
         None,
         Some("race_car,race_order,race_pass"),
