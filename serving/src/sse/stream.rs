@@ -126,7 +126,9 @@ pub(crate) fn respond(
     let events = warp::sse::keep_alive()
         .interval(hub.config.keep_alive)
         .stream(events);
-    warp::sse::reply(SyncStream(Mutex::new(Box::pin(events)))).into_response()
+    // Reverse proxies (nginx) buffer responses unless told not to.
+    let reply = warp::sse::reply(SyncStream(Mutex::new(Box::pin(events))));
+    warp::reply::with_header(reply, "x-accel-buffering", "no").into_response()
 }
 
 /// One connection's place in the stream. Holds no events of its own: the
