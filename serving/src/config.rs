@@ -36,6 +36,43 @@ pub struct ServeConfig {
     pub forecast_concurrency: usize,
     /// How long a forecast may wait for a free fit slot before a 503.
     pub forecast_queue_wait: Duration,
+    /// Bounds of `GET /api/stream` (Server-Sent Events).
+    pub sse: SseConfig,
+}
+
+/// Bounds of the SSE endpoint. Memory is the ring plus a few kilobytes of
+/// socket and stream state per client: nothing grows with a slow client.
+#[derive(Debug, Clone)]
+pub struct SseConfig {
+    /// Events kept for `Last-Event-ID` resume. 100,000 events is minutes of
+    /// the speed layer's output at its bounded emission rate (hundreds of
+    /// updates/s on the recorded feeds), so a reconnect after a network blip
+    /// or a deploy replays; older ids get a snapshot instead.
+    pub replay_events: usize,
+    /// Bytes of event text kept for resume, whichever bound is hit first
+    /// (64 MiB: 100,000 events of ~400 B fit with room to spare).
+    pub replay_bytes: usize,
+    /// Broadcast messages (one per follower batch, at most 256 events each)
+    /// a client may fall behind before it is cut off. It reconnects with
+    /// its last id and resumes from the ring, or gets a gap snapshot. The
+    /// queue is shared: a lagging client costs no memory of its own.
+    pub client_queue_chunks: usize,
+    /// Streams held at once; more get 503 (a client retries after `retry`).
+    pub max_clients: usize,
+    /// Keep-alive comment interval (proxies drop idle connections).
+    pub keep_alive: Duration,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        SseConfig {
+            replay_events: 100_000,
+            replay_bytes: 64 << 20,
+            client_queue_chunks: 1_024,
+            max_clients: 20_000,
+            keep_alive: Duration::from_secs(15),
+        }
+    }
 }
 
 /// `/api/sql`'s default limits: a quarter of `billabong sql`'s memory, half
@@ -67,6 +104,7 @@ impl ServeConfig {
             api_key: None,
             forecast_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
             forecast_queue_wait: Duration::from_secs(30),
+            sse: SseConfig::default(),
         }
     }
 
@@ -90,6 +128,12 @@ impl ServeConfig {
         }
         if self.forecast_concurrency == 0 {
             problems.push("the forecast concurrency must be at least 1");
+        }
+        if self.sse.replay_events == 0 || self.sse.replay_bytes == 0 {
+            problems.push("the SSE replay ring must hold at least one event");
+        }
+        if self.sse.client_queue_chunks == 0 {
+            problems.push("the SSE client queue must hold at least one message");
         }
         if problems.is_empty() {
             Ok(())

@@ -1,7 +1,7 @@
 //! The two feeds of the state: the metrics topic (a blocking consumer
 //! thread) and the batch runs in PostgreSQL (an async poll).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -11,7 +11,11 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::batch_views;
+use serde_json::json;
+
 use crate::error::{Error, Result};
+use crate::http::VIEWS;
+use crate::sse::{Hub, MessageEvents};
 use crate::state::State;
 
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -24,12 +28,14 @@ const BATCH: usize = 500;
 pub(crate) type Shared = Arc<RwLock<State>>;
 
 /// Reads `topic` (every partition, from the beginning, read_committed) into
-/// `state` until `stop` is set. `caught_up` is set once the end offsets seen
-/// at the start are reached.
+/// `state` and publishes its events to SSE clients through `hub`, until
+/// `stop` is set. `caught_up` is set once the end offsets seen at the start
+/// are reached.
 pub(crate) fn follow_metrics(
     brokers: &str,
     topic: &str,
     state: &Shared,
+    hub: &Hub,
     stop: &AtomicBool,
     caught_up: &AtomicBool,
 ) -> Result<()> {
@@ -51,9 +57,10 @@ pub(crate) fn follow_metrics(
         for p in t.partitions() {
             list.add_partition_offset(topic, p.id(), Offset::Beginning)
                 .map_err(Error::kafka("building the assignment"))?;
-            let (_, high) = consumer
+            let (low, high) = consumer
                 .fetch_watermarks(topic, p.id(), ADMIN_TIMEOUT)
                 .map_err(Error::kafka("fetching watermarks"))?;
+            hub.forgotten_below(p.id(), low);
             targets.push((p.id(), high));
         }
     }
@@ -62,6 +69,7 @@ pub(crate) fn follow_metrics(
         .map_err(Error::kafka("assigning the metrics topic"))?;
     let mut ends_refreshed = Instant::now() - ENDS_REFRESH;
     let mut batch = Vec::with_capacity(BATCH);
+    let mut announced = None;
     while !stop.load(Ordering::Relaxed) {
         batch.clear();
         let mut wait = Duration::from_millis(100);
@@ -71,7 +79,7 @@ pub(crate) fn follow_metrics(
                     if let Some(Ok(v)) =
                         m.payload().map(serde_json::from_slice::<serde_json::Value>)
                     {
-                        batch.push(v);
+                        batch.push((m.partition(), m.offset(), v));
                     } else {
                         tracing::warn!(
                             offset = m.offset(),
@@ -84,14 +92,7 @@ pub(crate) fn follow_metrics(
             }
             wait = Duration::ZERO;
         }
-        if !batch.is_empty() {
-            let mut s = state.write().unwrap_or_else(|p| p.into_inner());
-            for message in &batch {
-                s.realtime.apply(message);
-                s.latency.observe(message);
-            }
-            s.hand_over();
-        }
+        apply_batch(state, hub, &batch, &mut announced);
         if !caught_up.load(Ordering::Relaxed) {
             let positions = consumer
                 .position()
@@ -109,6 +110,70 @@ pub(crate) fn follow_metrics(
         }
     }
     Ok(())
+}
+
+/// Applies `batch` (partition, offset, message) to the state, hands over
+/// if it can, and publishes the batch's events under the same lock: one
+/// per live update, then one `views` event if the served views changed
+/// since `announced` (the served generation the last one described) —
+/// by a checkpoint of the served generation or a hand-over, which the
+/// batch-run poll may have made since the last batch.
+fn apply_batch(
+    state: &Shared,
+    hub: &Hub,
+    batch: &[(i32, i64, serde_json::Value)],
+    announced: &mut Option<i64>,
+) {
+    if batch.is_empty() && state.read().unwrap_or_else(|p| p.into_inner()).served == *announced {
+        return;
+    }
+    let messages: Vec<MessageEvents> = batch
+        .iter()
+        .map(|(partition, offset, message)| MessageEvents {
+            partition: *partition,
+            offset: *offset,
+            events: live_events(message),
+        })
+        .collect();
+    let mut s = state.write().unwrap_or_else(|p| p.into_inner());
+    let checkpoints: Vec<_> = batch
+        .iter()
+        .filter_map(|(_, _, message)| {
+            s.latency.observe(message);
+            s.realtime.apply(message)
+        })
+        .collect();
+    s.hand_over();
+    let views: Option<BTreeSet<&str>> = if s.served != *announced {
+        Some(VIEWS.iter().copied().collect())
+    } else {
+        let mut served = checkpoints
+            .into_iter()
+            .filter(|c| Some(c.generation) == s.served)
+            .peekable();
+        served
+            .peek()
+            .is_some()
+            .then(|| served.flat_map(|c| c.views).collect())
+    };
+    *announced = s.served;
+    let views = views.map(|views| json!({"coverage": s.coverage(), "views": views}).to_string());
+    hub.publish(messages, views);
+}
+
+/// The SSE events of one metrics message: each update of a live message
+/// (view generations' rows are announced by `views` events instead).
+fn live_events(message: &serde_json::Value) -> Vec<(String, String)> {
+    if !message["generation"].is_null() {
+        return Vec::new();
+    }
+    let Some(updates) = message["updates"].as_array() else {
+        return Vec::new();
+    };
+    updates
+        .iter()
+        .filter_map(|u| Some((u["metric"].as_str()?.to_owned(), u.to_string())))
+        .collect()
 }
 
 /// Kafka's end offset of every input partition a generation names.

@@ -1,6 +1,7 @@
-//! The HTTP API (warp): merged views, live metrics, health, and the
-//! dashboard with its extra reads (`dashboard.rs`, `groups.rs`,
-//! `race_laps.rs`, `/api/latency`).
+//! The HTTP API (warp): merged views, live metrics, the event stream
+//! (`sse/`), health, `POST /api/sql` and `/api/forecast`, and the dashboard
+//! with its extra reads (`dashboard.rs`, `groups.rs`, `race_laps.rs`,
+//! `/api/latency`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -22,6 +23,7 @@ use crate::{dashboard, groups, metrics, race_laps};
 #[derive(Clone)]
 pub(crate) struct Api {
     pub(crate) state: Shared,
+    pub(crate) hub: Arc<crate::sse::Hub>,
     pub(crate) caught_up: Arc<AtomicBool>,
     pub(crate) postgres: String,
     pub(crate) render_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
@@ -257,6 +259,13 @@ pub(crate) fn routes(
     let laps = warp::path!("api" / "races" / String / "laps")
         .and(with.clone())
         .then(|race: String, api: Api| race_laps::handle(api.postgres, race));
+    let stream = warp::path!("api" / "stream")
+        .and(warp::query::<HashMap<String, String>>())
+        .and(warp::header::optional::<String>("last-event-id"))
+        .and(with.clone())
+        .map(|q: HashMap<String, String>, id: Option<String>, api: Api| {
+            crate::sse::respond(&api.hub, &api.state, &q, id)
+        });
     let sql = warp::path!("api" / "sql")
         .and(with.clone().map(|api: Api| api.catalog))
         .and(warp::query::<HashMap<String, String>>())
@@ -288,6 +297,8 @@ pub(crate) fn routes(
             .or(groups)
             .unify()
             .or(laps)
+            .unify()
+            .or(stream)
             .unify()
             .or(dashboard::routes())
             .unify(),

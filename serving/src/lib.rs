@@ -10,6 +10,7 @@
 //!                                        http.rs: /api/views/<name>, /api/live, /health, /ready, /metrics
 //!                                                 dashboard.rs: / (Plotly page, assets compiled in)
 //!                                                 /api/groups, /api/races/<id>/laps (PostgreSQL), /api/latency
+//!                                        sse/:    /api/stream (Server-Sent Events, Last-Event-ID resume)
 //! ```
 //!
 //! `GET /api/views/<name>` answers `batch view of run G ⊕ real-time
@@ -41,11 +42,12 @@ mod metrics;
 mod race_laps;
 mod realtime;
 mod sql_api;
+mod sse;
 mod state;
 mod view_series;
 
 pub use api_key::{ApiKey, ApiKeyError};
-pub use config::{ServeConfig, default_sql_limits};
+pub use config::{ServeConfig, SseConfig, default_sql_limits};
 pub use error::{Error, Result};
 pub use forecast::{
     DEFAULT_INTERVAL_WIDTH, ErrorDomain, ForecastError, ForecastRequest, ForecastTable,
@@ -91,6 +93,7 @@ pub async fn start(
     let state: Shared = Arc::new(RwLock::new(State::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let caught_up = Arc::new(AtomicBool::new(false));
+    let hub = Arc::new(sse::Hub::new(config.sse.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Listen {
@@ -104,9 +107,12 @@ pub async fn start(
     let follower = {
         let (state, stop, caught_up) = (state.clone(), stop.clone(), caught_up.clone());
         let (brokers, topic) = (config.brokers.clone(), config.metrics_topic.clone());
+        let hub = hub.clone();
         std::thread::Builder::new()
             .name("serve-metrics".into())
-            .spawn(move || follow::follow_metrics(&brokers, &topic, &state, &stop, &caught_up))
+            .spawn(move || {
+                follow::follow_metrics(&brokers, &topic, &state, &hub, &stop, &caught_up)
+            })
             .map_err(|e| Error::Config(format!("cannot start the follower thread: {e}")))?
     };
     let batches = {
@@ -134,8 +140,17 @@ pub async fn start(
         queue_wait: config.forecast_queue_wait,
         state: state.clone(),
     };
+    // Open event streams would hold graceful shutdown forever: end them first.
+    let shutdown = {
+        let hub = hub.clone();
+        async move {
+            shutdown.await;
+            hub.close();
+        }
+    };
     let api = http::Api {
         state,
+        hub,
         caught_up,
         postgres: config.postgres.clone(),
         render_metrics,

@@ -3,7 +3,7 @@
 //! each applied whole at its `view_progress` marker (see
 //! `schemas::realtime`), plus the latest value of every live metric key.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use schemas::realtime::{
     COUNTRY_HOUR, RACE_DRIVER_LAPS, TOPIC_DAY, VIEW_PROGRESS, ViewProgress, ViewRow,
@@ -51,6 +51,13 @@ fn parse_row(update: &Value) -> Option<ViewRow> {
     }
 }
 
+/// A marker applied: its generation and the views whose rows it closed.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Checkpoint {
+    pub(crate) generation: i64,
+    pub(crate) views: BTreeSet<&'static str>,
+}
+
 /// Every generation read so far and the live metrics.
 #[derive(Debug, Default)]
 pub(crate) struct Realtime {
@@ -61,10 +68,12 @@ pub(crate) struct Realtime {
 
 impl Realtime {
     /// Applies one message of the metrics topic (in partition order).
-    pub(crate) fn apply(&mut self, message: &Value) {
+    /// Returns the generation and the views whose rows a marker in the
+    /// message closed (a checkpoint), if it had one.
+    pub(crate) fn apply(&mut self, message: &Value) -> Option<Checkpoint> {
         let Some(updates) = message["updates"].as_array() else {
             crate::metrics::record_malformed_update();
-            return;
+            return None;
         };
         let Some(generation) = message["generation"].as_i64() else {
             for update in updates {
@@ -72,7 +81,7 @@ impl Realtime {
                     self.live.insert(key.to_owned(), update.clone());
                 }
             }
-            return;
+            return None;
         };
         let (Some(topic), Some(partition)) = (
             message["source"]["topic"].as_str(),
@@ -81,16 +90,22 @@ impl Realtime {
                 .and_then(|p| i32::try_from(p).ok()),
         ) else {
             crate::metrics::record_malformed_update();
-            return;
+            return None;
         };
         let input = (topic.to_owned(), partition);
         let g = self.generations.entry(generation).or_default();
+        let mut checkpoint = None;
         for update in updates {
             if update["metric"] == VIEW_PROGRESS {
                 match serde_json::from_value::<ViewProgress>(update["value"].clone()) {
                     Ok(progress) => {
                         let part = g.partitions.entry(input.clone()).or_default();
+                        let closed = checkpoint.get_or_insert_with(|| Checkpoint {
+                            generation,
+                            views: BTreeSet::new(),
+                        });
                         for (key, row) in g.pending.remove(&input).unwrap_or_default() {
+                            closed.views.insert(row.view());
                             part.rows.insert(key, row);
                         }
                         part.progress = Some(progress);
@@ -108,6 +123,7 @@ impl Realtime {
                 .or_default()
                 .push((key.to_owned(), row));
         }
+        checkpoint
     }
 
     /// Forgets generations older than `keep` (they will never be served again).
@@ -141,7 +157,11 @@ mod tests {
         let mut rt = Realtime::default();
         rt.apply(&message(vec![row("us", 3), row("de", 1)]));
         assert!(rt.generations[&1].partitions.is_empty(), "no marker yet");
-        rt.apply(&message(vec![marker(20)]));
+        let closed = rt.apply(&message(vec![marker(20)])).expect("a checkpoint");
+        assert_eq!(
+            closed.views.into_iter().collect::<Vec<_>>(),
+            ["view_rsvps_country_hour"]
+        );
         let p = &rt.generations[&1].partitions[&("t".to_owned(), 0)];
         assert_eq!(p.rows.len(), 2);
         assert_eq!(p.progress.as_ref().map(|m| m.through_offset), Some(20));

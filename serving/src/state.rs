@@ -119,7 +119,8 @@ impl State {
     /// The merged rows of `view` (a `schemas::realtime` metric name) for the
     /// served pair; `None` before any pair is ready.
     pub(crate) fn merged(&self, view: &str) -> Option<Merged> {
-        let g = self.served?;
+        let coverage = self.coverage()?;
+        let g = coverage.generation;
         let empty = BatchSnapshot::default();
         let batch = self.batches.get(&g).map_or(&empty, |b| b.as_ref());
         let generation = self.realtime.generations.get(&g)?;
@@ -127,11 +128,7 @@ impl State {
         for row in batch.rows.iter().filter(|r| r.view() == view) {
             rows.insert(row_key(row), row.clone());
         }
-        let mut event_time: Option<i64> = None;
         for part in generation.partitions.values() {
-            if let Some(t) = part.progress.as_ref().and_then(|p| p.max_event_time_ms) {
-                event_time = Some(event_time.map_or(t, |e| e.max(t)));
-            }
             for row in part.rows.values().filter(|r| r.view() == view) {
                 rows.entry(row_key(row))
                     .and_modify(|have| have.merge(row))
@@ -143,6 +140,24 @@ impl State {
             .filter(|(_, r)| !matches!(r, ViewRow::RaceDriverLaps(l) if !l.entry))
             .collect();
         rows.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(Merged {
+            coverage,
+            rows: rows.into_iter().map(|(_, r)| r).collect(),
+        })
+    }
+
+    /// Where the served pair stands (every view shares it); `None` before
+    /// any pair is ready. Cheap: no rows are merged.
+    pub(crate) fn coverage(&self) -> Option<Coverage> {
+        let g = self.served?;
+        let empty = BatchSnapshot::default();
+        let batch = self.batches.get(&g).map_or(&empty, |b| b.as_ref());
+        let generation = self.realtime.generations.get(&g)?;
+        let event_time = generation
+            .partitions
+            .values()
+            .filter_map(|part| part.progress.as_ref().and_then(|p| p.max_event_time_ms))
+            .max();
         let mut through = batch.watermarks.clone();
         for (p, o) in generation.positions() {
             let e = through.entry(p).or_insert(o);
@@ -153,16 +168,13 @@ impl State {
             .iter()
             .map(|(p, end)| (end - 1 - through.get(p).copied().unwrap_or(-1)).max(0))
             .sum();
-        Some(Merged {
-            coverage: Coverage {
-                batch_run_id: batch.run_id,
-                batch_watermarks: nest(&batch.watermarks),
-                generation: g,
-                through: nest(&through),
-                lag_records,
-                realtime_event_time_ms: event_time,
-            },
-            rows: rows.into_iter().map(|(_, r)| r).collect(),
+        Some(Coverage {
+            batch_run_id: batch.run_id,
+            batch_watermarks: nest(&batch.watermarks),
+            generation: g,
+            through: nest(&through),
+            lag_records,
+            realtime_event_time_ms: event_time,
         })
     }
 }

@@ -9,6 +9,7 @@
 //! - [`fixtures`]: the real recorded data in `shared/data/`.
 //! - [`read_committed`]: everything committed in a Kafka topic, read back
 //!   with a sound end condition (see [`kafka_read`]).
+//! - [`sse`]: a Server-Sent Events client for `serve`'s `/api/stream`.
 //!
 //! No crate lists this one under `[dependencies]`, only `[dev-dependencies]`.
 
@@ -16,6 +17,7 @@ pub mod fixtures;
 pub mod kafka_read;
 pub mod lake;
 pub mod services;
+pub mod sse;
 pub mod tables;
 
 pub use kafka_read::{CommittedRecord, read_committed, written_offsets};
