@@ -8,6 +8,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use bytes::Bytes;
+
 use schemas::realtime::{COUNTRY_HOUR, RACE_DRIVER_LAPS, TOPIC_DAY, ViewRow};
 use serde_json::{Value, json};
 use warp::Filter;
@@ -17,6 +19,7 @@ use warp::reply::{Reply, Response};
 use crate::follow::Shared;
 use crate::forecast_api::{self, ForecastApi};
 use crate::sql_api::{self, Catalog};
+use crate::view_cache::ViewCache;
 use crate::{dashboard, groups, metrics, race_laps};
 
 /// What the handlers share.
@@ -30,6 +33,8 @@ pub(crate) struct Api {
     /// `/api/sql`'s session; its refresh errors make `/ready` fail.
     pub(crate) catalog: Catalog,
     pub(crate) forecast: ForecastApi,
+    /// Serialized `/api/views` answers, valid while their coverage is served.
+    pub(crate) views: Arc<ViewCache>,
 }
 
 /// The served views (the batch layer's view tables).
@@ -149,6 +154,17 @@ fn view(api: &Api, name: &str, q: &HashMap<String, String>) -> Response {
             ),
         );
     }
+    let key = ViewCache::key(name, q.iter());
+    let coverage = {
+        let state = api.state.read().unwrap_or_else(|p| p.into_inner());
+        state.coverage()
+    };
+    if let Some(body) = coverage.and_then(|c| {
+        metrics::record_merge_lag(c.lag_records);
+        api.views.get(&key, &c)
+    }) {
+        return json_body(body);
+    }
     let merged = {
         let state = api.state.read().unwrap_or_else(|p| p.into_inner());
         state.merged(name)
@@ -168,8 +184,19 @@ fn view(api: &Api, name: &str, q: &HashMap<String, String>) -> Response {
         }
     }
     metrics::record_merge_lag(merged.coverage.lag_records);
-    warp::reply::json(&json!({"view": name, "coverage": merged.coverage, "rows": rows}))
-        .into_response()
+    let body =
+        match serde_json::to_vec(&json!({"view": name, "coverage": merged.coverage, "rows": rows}))
+        {
+            Ok(body) => Bytes::from(body),
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+    api.views.put(key, merged.coverage, body.clone());
+    json_body(body)
+}
+
+fn json_body(body: Bytes) -> Response {
+    // `Bytes` clones share the cached buffer: a hit copies nothing.
+    with_header(Response::new(body.into()), "content-type", "application/json")
 }
 
 fn live(api: &Api, q: &HashMap<String, String>) -> Response {

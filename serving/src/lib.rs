@@ -44,6 +44,7 @@ mod realtime;
 mod sql_api;
 mod sse;
 mod state;
+mod view_cache;
 mod view_series;
 
 pub use api_key::{ApiKey, ApiKeyError};
@@ -156,6 +157,7 @@ pub async fn start(
         render_metrics,
         catalog,
         forecast,
+        views: Arc::default(),
     };
     dashboard::warm_up();
     tracing::info!(%addr, "Serving.");
