@@ -28,7 +28,8 @@ pub(crate) struct Api {
 /// The served views (the batch layer's view tables).
 pub(crate) const VIEWS: &[&str] = &[COUNTRY_HOUR, TOPIC_DAY, RACE_DRIVER_LAPS];
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+/// A JSON `{"error": ...}` answer with `status`.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     warp::reply::with_status(warp::reply::json(&json!({"error": message.into()})), status)
         .into_response()
 }
