@@ -1,6 +1,6 @@
 //! Shared helpers for the benchmark binaries in `src/bin/` (`producer`,
-//! `sink`, `stream`, `batch`): the payloads (real recorded data, cycled to a chosen
-//! count), Kafka topics and a raw rdkafka baseline, running the release
+//! `sink`, `stream`, `batch`, `serving`): the payloads (real recorded data,
+//! cycled to a chosen count), Kafka topics and a raw rdkafka baseline, running the release
 //! `billabong` binary, and the results table.
 //!
 //! Benchmarks are not tests: nothing here asserts on time, and the crate's

@@ -17,6 +17,7 @@ use warp::sse::Event;
 use super::channels::{self, Channels};
 use super::hub::{Chunk, ClientGuard, Hub, SseEvent, Start};
 use super::position::Cut;
+use crate::http::error;
 use crate::state::State;
 
 /// The `retry:` every stream starts with: how long a browser waits before
@@ -26,11 +27,6 @@ const RETRY: Duration = Duration::from_millis(2_000);
 /// Query parameters: `lastEventId` is what EventSource polyfills send when
 /// they cannot set the header; the header wins.
 const PARAMS: &[&str] = &["channels", "lastEventId"];
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    warp::reply::with_status(warp::reply::json(&json!({"error": message.into()})), status)
-        .into_response()
-}
 
 /// The `snapshot` event's data: the current value of every key of the
 /// requested channels (as `/api/live` lists them) and the views' coverage.
