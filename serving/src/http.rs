@@ -196,7 +196,11 @@ fn view(api: &Api, name: &str, q: &HashMap<String, String>) -> Response {
 
 fn json_body(body: Bytes) -> Response {
     // `Bytes` clones share the cached buffer: a hit copies nothing.
-    with_header(Response::new(body.into()), "content-type", "application/json")
+    with_header(
+        Response::new(body.into()),
+        "content-type",
+        "application/json",
+    )
 }
 
 fn live(api: &Api, q: &HashMap<String, String>) -> Response {

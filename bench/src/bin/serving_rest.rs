@@ -59,7 +59,9 @@ async fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+                // wrk drops its connections mid-request when a run ends,
+                // which warp logs as errors: noise here.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,warp::server=off")),
         )
         .with_writer(std::io::stderr)
         .init();
