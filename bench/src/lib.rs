@@ -1,5 +1,5 @@
 //! Shared helpers for the benchmark binaries in `src/bin/` (`producer`,
-//! `sink`, `stream`, `batch`, `serving`): the payloads (real recorded data,
+//! `sink`, `stream`, `batch`, `serving`, `serving-rest`): the payloads (real recorded data,
 //! cycled to a chosen count), Kafka topics and a raw rdkafka baseline, running the release
 //! `billabong` binary, and the results table.
 //!
@@ -16,3 +16,16 @@ pub mod payloads;
 pub mod table;
 
 pub use table::{Row, Table};
+
+/// Logs to stderr, filtered by `RUST_LOG` or else `default` (e.g.
+/// `"error,warp::server=off"`: wrk and the fan-out clients drop connections
+/// mid-request when a run ends, which warp logs as errors).
+pub fn init_logs(default: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}

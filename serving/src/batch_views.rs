@@ -20,17 +20,10 @@ pub(crate) struct BatchSnapshot {
     pub(crate) rows: Vec<ViewRow>,
 }
 
-/// Connects to PostgreSQL; the connection runs on its own task.
+/// Connects to PostgreSQL (the batch layer's connector: the connection
+/// runs on its own task, errors name the URL without its password).
 pub(crate) async fn connect(url: &str) -> Result<Client> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .map_err(Error::pg("connecting"))?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "PostgreSQL connection closed.");
-        }
-    });
-    Ok(client)
+    Ok(batch::pg::connect(url).await?)
 }
 
 /// Connects for one HTTP request's read, giving up after 3 s (a request
@@ -42,6 +35,26 @@ pub(crate) async fn connect_for_request(url: &str) -> Result<Client> {
             what: "connecting to PostgreSQL",
             seconds: 3,
         }))
+}
+
+/// For one HTTP request's read of the 3NF tables: a connection inside a
+/// read-only `REPEATABLE READ` transaction (every query sees one snapshot)
+/// and the newest successful batch run in it, if any.
+pub(crate) async fn newest_run_snapshot(url: &str) -> Result<(Client, Option<i64>)> {
+    let client = connect_for_request(url).await?;
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(Error::pg("beginning a snapshot"))?;
+    let run: Option<i64> = client
+        .query_one(
+            "SELECT max(run_id) FROM batch_runs WHERE status = 'succeeded'",
+            &[],
+        )
+        .await
+        .map_err(Error::pg("reading the newest batch run"))?
+        .get(0);
+    Ok((client, run))
 }
 
 /// Successful runs whose view rows are still in the database, newest first.

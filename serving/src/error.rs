@@ -32,6 +32,9 @@ pub enum Error {
         /// The limit.
         seconds: u64,
     },
+    /// The batch layer's PostgreSQL connector failed.
+    #[error(transparent)]
+    Batch(#[from] batch::Error),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {

@@ -21,19 +21,7 @@ use crate::error::{Error, Result};
 const LIMIT: i64 = 5_000;
 
 async fn read(postgres: &str) -> Result<Value> {
-    let client = batch_views::connect_for_request(postgres).await?;
-    client
-        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .map_err(Error::pg("beginning a snapshot"))?;
-    let run: Option<i64> = client
-        .query_one(
-            "SELECT max(run_id) FROM batch_runs WHERE status = 'succeeded'",
-            &[],
-        )
-        .await
-        .map_err(Error::pg("reading the newest batch run"))?
-        .get(0);
+    let (client, run) = batch_views::newest_run_snapshot(postgres).await?;
     let rows = client
         .query(
             "SELECT g.group_id, g.group_name, g.country_code, g.city, g.lat, g.lon,

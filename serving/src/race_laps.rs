@@ -18,19 +18,7 @@ use crate::batch_views;
 use crate::error::{Error, Result};
 
 async fn read(postgres: &str, race_id: &str) -> Result<Value> {
-    let client = batch_views::connect_for_request(postgres).await?;
-    client
-        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .map_err(Error::pg("beginning a snapshot"))?;
-    let run: Option<i64> = client
-        .query_one(
-            "SELECT max(run_id) FROM batch_runs WHERE status = 'succeeded'",
-            &[],
-        )
-        .await
-        .map_err(Error::pg("reading the newest batch run"))?
-        .get(0);
+    let (client, run) = batch_views::newest_run_snapshot(postgres).await?;
     let race = client
         .query_opt(
             "SELECT race_name, season, round, scheduled_laps FROM races WHERE race_id = $1",

@@ -56,13 +56,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,warp::server=off")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    bench::init_logs("error,warp::server=off");
     let brokers = testkit::Services::get().kafka().brokers;
     if let (Some(topic), Some(postgres)) = (&args.serve_topic, &args.serve_postgres) {
         return serve_child(&brokers, postgres, topic).await;

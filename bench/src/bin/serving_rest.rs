@@ -56,15 +56,7 @@ struct WrkResult {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                // wrk drops its connections mid-request when a run ends,
-                // which warp logs as errors: noise here.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,warp::server=off")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    bench::init_logs("error,warp::server=off");
     ensure_wrk()?;
     let services = testkit::Services::get();
     let brokers = services.kafka().brokers;
