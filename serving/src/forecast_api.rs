@@ -1,7 +1,8 @@
 //! `POST /api/forecast`: Prophet over HTTP, behind the API key.
 //!
 //! Order of the checks, cheapest first, so that nobody without the key and
-//! no malformed body costs a fit: key (401) → body (400, naming the field)
+//! no malformed body costs a fit: key (401, before the body is even read,
+//! [`authorize`]) → body (400, naming the field)
 //! → named series (from the merged views, [`ViewSeries`]) → a fit slot →
 //! the fit on a blocking thread. Fits take 0.1–0.5 s of one core (release;
 //! seconds in debug), so at most `forecast_concurrency` run at once and a
@@ -66,29 +67,59 @@ fn status_of(e: &ForecastError) -> StatusCode {
     }
 }
 
-/// Handles one request; never fails (every outcome is a response).
+/// Why a request was refused before its body was read.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// The instance has no key (`--api-key-file` not given).
+    Disabled,
+    /// No key presented.
+    Missing,
+    /// A key other than the instance's.
+    Wrong,
+}
+
+impl warp::reject::Reject for Refused {}
+
+impl Refused {
+    /// The answer: 503 when disabled, else 401 with `WWW-Authenticate`.
+    pub(crate) fn response(&self) -> Response {
+        match self {
+            Refused::Disabled => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "forecasts are disabled on this instance: start serve with --api-key-file",
+            ),
+            Refused::Missing => unauthorized(
+                "missing API key: send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`",
+            ),
+            Refused::Wrong => unauthorized("wrong API key"),
+        }
+    }
+}
+
+/// The key check, a filter step placed before the body is read: a client
+/// without the key cannot make the server buffer a body (up to
+/// [`MAX_BODY`]), let alone parse it.
+pub(crate) async fn authorize(
+    api: ForecastApi,
+    x_api_key: Option<String>,
+    authorization: Option<String>,
+) -> Result<ForecastApi, warp::Rejection> {
+    let Some(key) = &api.key else {
+        return Err(warp::reject::custom(Refused::Disabled));
+    };
+    match presented_key(x_api_key.as_deref(), authorization.as_deref()) {
+        None => Err(warp::reject::custom(Refused::Missing)),
+        Some(k) if !key.verify(k.as_bytes()) => Err(warp::reject::custom(Refused::Wrong)),
+        Some(_) => Ok(api),
+    }
+}
+
+/// Handles one authorized request; never fails (every outcome is a response).
 pub(crate) async fn handle(
     api: ForecastApi,
     query: HashMap<String, String>,
-    x_api_key: Option<String>,
-    authorization: Option<String>,
     body: Bytes,
 ) -> Result<Response, std::convert::Infallible> {
-    let Some(key) = &api.key else {
-        return Ok(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "forecasts are disabled on this instance: start serve with --api-key-file",
-        ));
-    };
-    match presented_key(x_api_key.as_deref(), authorization.as_deref()) {
-        None => {
-            return Ok(unauthorized(
-                "missing API key: send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`",
-            ));
-        }
-        Some(k) if !key.verify(k.as_bytes()) => return Ok(unauthorized("wrong API key")),
-        Some(_) => {}
-    }
     let csv = match query.get("format").map(String::as_str) {
         None | Some("json") => false,
         Some("csv") => true,

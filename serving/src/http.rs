@@ -59,6 +59,9 @@ pub(crate) fn with_header(mut response: Response, name: &'static str, value: &st
 /// its body limit was also rejected by every GET route (wrong method), so
 /// the body's rejections are looked at first.
 async fn rejection(r: warp::Rejection) -> Result<Response, Infallible> {
+    if let Some(refused) = r.find::<forecast_api::Refused>() {
+        return Ok(refused.response());
+    }
     let (status, message) = if r.is_not_found() {
         (StatusCode::NOT_FOUND, "no such endpoint".to_owned())
     } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
@@ -307,9 +310,10 @@ pub(crate) fn routes(
         .and_then(sql_api::handle);
     let forecast = warp::path!("api" / "forecast")
         .and(with.map(|api: Api| api.forecast))
-        .and(warp::query::<HashMap<String, String>>())
         .and(warp::header::optional::<String>("x-api-key"))
         .and(warp::header::optional::<String>("authorization"))
+        .and_then(forecast_api::authorize)
+        .and(warp::query::<HashMap<String, String>>())
         .and(warp::body::content_length_limit(forecast_api::MAX_BODY))
         .and(warp::body::bytes())
         .and_then(forecast_api::handle);

@@ -233,7 +233,8 @@ async fn forecast_checks_the_key_then_the_body() {
     );
     let answer = forecast(s.addr, &[("x-api-key", "test-key-3f9d")], &good).await;
     assert_eq!(answer.status, 401, "{}", answer.text());
-    // A wrong key is refused before the body is even read.
+    // A wrong key is refused before the body is even read: an unparsable
+    // body still gets the 401.
     let answer = request(
         s.addr,
         "POST",
