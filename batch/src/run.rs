@@ -104,7 +104,8 @@ pub async fn run_once(config: &BatchConfig, progress: &dyn Progress) -> Result<R
     if config.train {
         // After the run's commit: a failed training does not undo the load.
         let lake = Lake::open_with_options(&config.lake, &config.storage_options)?;
-        summary.models = Some(model::train_all(&lake).await?);
+        summary.models =
+            Some(model::train_all(&lake, &config.rsvps_topic, &config.race_topic).await?);
         summary.elapsed_ms = elapsed_ms(started);
     }
     Ok(summary)

@@ -77,7 +77,7 @@ async fn rsvp_model_trains_saves_and_loads_back_bit_identical_predictions() {
     let lake = fresh_lake("model-rsvp");
     write_rsvps(&lake).await;
 
-    let trained = model::train_rsvp(&lake)
+    let trained = model::train_rsvp(&lake, RSVPS_TOPIC)
         .await
         .expect("training on real RSVPs");
     let m = &trained.model.metrics;
@@ -145,7 +145,7 @@ async fn rsvp_model_trains_saves_and_loads_back_bit_identical_predictions() {
 
     // The exported matrix has every row, standardised as the model sees it.
     let mut csv = Vec::new();
-    let written = model::export_rsvp_features(&lake, &mut csv)
+    let written = model::export_rsvp_features(&lake, RSVPS_TOPIC, &mut csv)
         .await
         .expect("export");
     assert_eq!(written, rows);
@@ -169,7 +169,7 @@ async fn race_model_beats_the_grid_and_loads_back_bit_identical_predictions() {
     let lake = fresh_lake("model-race");
     write_races(&lake).await;
 
-    let trained = model::train_race(&lake)
+    let trained = model::train_race(&lake, RACE_TOPIC)
         .await
         .expect("training on real races");
     let m = &trained.model.metrics;
@@ -225,7 +225,9 @@ async fn train_all_writes_new_versions_and_moves_latest() {
 
     let mut versions: HashMap<String, Vec<u32>> = HashMap::new();
     for _ in 0..2 {
-        let report = model::train_all(&lake).await.expect("train all");
+        let report = model::train_all(&lake, RSVPS_TOPIC, RACE_TOPIC)
+            .await
+            .expect("train all");
         let json = serde_json::to_string(&report).expect("the report serialises");
         assert!(json.contains("\"auc\""), "{json}");
         for m in report.models {
@@ -265,7 +267,9 @@ async fn an_empty_lake_skips_training_and_has_no_models() {
             .expect("load")
             .is_none()
     );
-    let report = model::train_all(&lake).await.expect("train all");
+    let report = model::train_all(&lake, RSVPS_TOPIC, RACE_TOPIC)
+        .await
+        .expect("train all");
     assert!(
         report
             .models

@@ -26,7 +26,6 @@ use schemas::model::{
     ARTIFACT_FORMAT, Artifact, ClassifierMetrics, RACE_POSITION_MODEL, RSVP_RESPONSE_MODEL,
     RacePositionModel, RegressionMetrics, RsvpResponseModel, TrainingInfo, Watermark,
 };
-use schemas::topics::{RACE_TOPIC, RSVPS_TOPIC};
 use serde::Serialize;
 use sink::Lake;
 
@@ -91,18 +90,19 @@ pub enum Metrics {
     Regression(RegressionMetrics),
 }
 
-/// Trains every model on the lake's committed rows and saves each as a new
+/// Trains every model on the lake's committed rows of the two raw topics
+/// (the batch run's `rsvps_topic` and `race_topic`) and saves each as a new
 /// version. A model without enough data is skipped (reported), not an error.
-pub async fn train_all(lake: &Lake) -> Result<TrainReport> {
+pub async fn train_all(lake: &Lake, rsvps_topic: &str, race_topic: &str) -> Result<TrainReport> {
     let mut models = Vec::new();
-    models.push(match train_rsvp_or_skip(lake).await? {
+    models.push(match train_rsvp_or_skip(lake, rsvps_topic).await? {
         Ok(t) => {
             let metrics = Metrics::Classifier(t.model.metrics.clone());
             report(lake, Artifact::RsvpResponse(t.model), t.seconds, metrics).await?
         }
         Err(reason) => skipped(RSVP_RESPONSE_MODEL, reason),
     });
-    models.push(match train_race_or_skip(lake).await? {
+    models.push(match train_race_or_skip(lake, race_topic).await? {
         Ok(t) => {
             let metrics = Metrics::Regression(t.model.metrics.clone());
             report(lake, Artifact::RacePosition(t.model), t.seconds, metrics).await?
@@ -137,21 +137,25 @@ fn skipped(name: &str, reason: String) -> ModelReport {
     }
 }
 
-/// Fits the RSVP response model on the lake (nothing is saved).
-pub async fn train_rsvp(lake: &Lake) -> Result<Trained<RsvpResponseModel, RsvpPrediction>> {
-    train_rsvp_or_skip(lake).await?.map_err(Error::Model)
+/// Fits the RSVP response model on the lake's rows of `topic` (nothing is saved).
+pub async fn train_rsvp(
+    lake: &Lake,
+    topic: &str,
+) -> Result<Trained<RsvpResponseModel, RsvpPrediction>> {
+    train_rsvp_or_skip(lake, topic).await?.map_err(Error::Model)
 }
 
 async fn train_rsvp_or_skip(
     lake: &Lake,
+    topic: &str,
 ) -> Result<std::result::Result<Trained<RsvpResponseModel, RsvpPrediction>, String>> {
     let started = Instant::now();
-    let source = load::rsvps(lake, RSVPS_TOPIC).await?;
+    let source = load::rsvps(lake, topic).await?;
     let prepared = match rsvp::prepare(source.rows) {
         Ok(p) => p,
         Err(reason) => return Ok(Err(reason)),
     };
-    let (model, holdout) = rsvp::train(&prepared, &source.watermarks, RSVPS_TOPIC)?;
+    let (model, holdout) = rsvp::train(&prepared, &source.watermarks, topic)?;
     Ok(Ok(Trained {
         model,
         holdout,
@@ -159,22 +163,26 @@ async fn train_rsvp_or_skip(
     }))
 }
 
-/// Fits the race position model on the lake (nothing is saved).
-pub async fn train_race(lake: &Lake) -> Result<Trained<RacePositionModel, RacePrediction>> {
-    train_race_or_skip(lake).await?.map_err(Error::Model)
+/// Fits the race position model on the lake's rows of `topic` (nothing is saved).
+pub async fn train_race(
+    lake: &Lake,
+    topic: &str,
+) -> Result<Trained<RacePositionModel, RacePrediction>> {
+    train_race_or_skip(lake, topic).await?.map_err(Error::Model)
 }
 
 async fn train_race_or_skip(
     lake: &Lake,
+    topic: &str,
 ) -> Result<std::result::Result<Trained<RacePositionModel, RacePrediction>, String>> {
     let started = Instant::now();
-    let source = load::race_events(lake, RACE_TOPIC).await?;
+    let source = load::race_events(lake, topic).await?;
     let (snapshots, repeats) = race::snapshots(&source);
     let (train, test) = match race::split(snapshots) {
         Ok(split) => split,
         Err(reason) => return Ok(Err(reason)),
     };
-    let (model, holdout) = race::train(&train, &test, &source.watermarks, RACE_TOPIC, repeats)?;
+    let (model, holdout) = race::train(&train, &test, &source.watermarks, topic, repeats)?;
     Ok(Ok(Trained {
         model,
         holdout,
@@ -185,8 +193,12 @@ async fn train_race_or_skip(
 /// Writes the RSVP model's training and hold-out matrix as CSV (same rows,
 /// split, encoding and standardisation as [`train_rsvp`]), for comparing the
 /// fit with scikit-learn. Returns the rows written.
-pub async fn export_rsvp_features(lake: &Lake, out: impl std::io::Write) -> Result<u64> {
-    let source = load::rsvps(lake, RSVPS_TOPIC).await?;
+pub async fn export_rsvp_features(
+    lake: &Lake,
+    topic: &str,
+    out: impl std::io::Write,
+) -> Result<u64> {
+    let source = load::rsvps(lake, topic).await?;
     let prepared = rsvp::prepare(source.rows).map_err(Error::Model)?;
     rsvp::write_csv(&prepared, out)
 }

@@ -1011,7 +1011,7 @@ async fn bench_model(args: &Args, fits: &FitTimes, report: &mut Report) -> Resul
         let mut totals = Vec::new();
         let mut trained = None;
         for _ in 0..=args.runs {
-            let t = batch::model::train_rsvp(&lake).await?;
+            let t = batch::model::train_rsvp(&lake, RSVPS_TOPIC).await?;
             totals.push(Duration::from_secs_f64(t.seconds));
             trained = Some(t);
         }
@@ -1026,7 +1026,7 @@ async fn bench_model(args: &Args, fits: &FitTimes, report: &mut Report) -> Resul
 
         let csv_path = args.work_dir.join(format!("rsvp-features-x{scale}.csv"));
         let mut csv = Vec::new();
-        batch::model::export_rsvp_features(&lake, &mut csv).await?;
+        batch::model::export_rsvp_features(&lake, RSVPS_TOPIC, &mut csv).await?;
         std::fs::write(&csv_path, csv)?;
         let runs = args.runs.to_string();
         let out = run_python(
