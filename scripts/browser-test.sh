@@ -186,7 +186,7 @@ main() {
         >"$RUN_DIR/batch.out" 2>"$RUN_DIR/batch.err" || die "batch failed: see $RUN_DIR/batch.err"
     log "batch run done"
 
-    "$BIN" serve --postgres "$DB" --listen 127.0.0.1:0 --metrics-topic "$T_METRICS" --batch-poll 1s \
+    "$BIN" serve --postgres "$DB" --lake "$LAKE" --listen 127.0.0.1:0 --metrics-topic "$T_METRICS" --batch-poll 1s \
         >"$RUN_DIR/serve.out" 2>"$RUN_DIR/serve.err" &
     PIDS+=($!)
     wait_for "serve to print its address" 30 grep -q '^http://' "$RUN_DIR/serve.out"
