@@ -267,7 +267,7 @@ impl Drop for ClientGuard {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn config(replay_events: usize) -> SseConfig {
@@ -277,7 +277,8 @@ mod tests {
         }
     }
 
-    fn message(partition: i32, offset: i64, n: usize) -> MessageEvents {
+    /// A metrics message at (partition, offset) carrying `n` `race_car` events.
+    pub(crate) fn message(partition: i32, offset: i64, n: usize) -> MessageEvents {
         MessageEvents {
             partition,
             offset,

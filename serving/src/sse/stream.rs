@@ -226,17 +226,7 @@ impl<S: TryStream> Stream for SyncStream<S> {
 mod tests {
     use super::*;
     use crate::config::SseConfig;
-    use crate::sse::hub::MessageEvents;
-
-    fn message(partition: i32, offset: i64, n: usize) -> MessageEvents {
-        MessageEvents {
-            partition,
-            offset,
-            events: (0..n)
-                .map(|i| ("race_car".to_owned(), format!("{{\"i\":{i}}}")))
-                .collect(),
-        }
-    }
+    use crate::sse::hub::tests::message;
 
     fn client(hub: &Arc<Hub>, last_event_id: &str) -> Client {
         let subscription = hub.subscribe(Some(last_event_id));
